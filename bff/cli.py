@@ -1,0 +1,72 @@
+"""The ``bff`` command: ``serve`` the BFF, ``simulate`` an OpenAI-compatible provider."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from bff.config import load_settings
+from bff.exceptions import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bff", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the BFF (GraphQL, SSE chat, demo page)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--config", type=Path, help="TOML config file (environment wins)")
+
+    simulate = commands.add_parser("simulate", help="serve the OpenAI-compatible simulator")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=9100)
+    simulate.add_argument(
+        "--chunk-delay", type=float, default=0.0, metavar="S", help="seconds between chunks"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return _simulate(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bff.app import create_app
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"bff: invalid setting {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level,
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from bff.testing.simulator import Simulator
+
+    simulator = Simulator(chunk_delay=args.chunk_delay)
+    uvicorn.run(simulator.app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Settings: the one place that reads the environment.
+
+Sources, strongest first: keyword arguments, environment variables (``BFF_``
+prefix, plus ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` and each endpoint's key
+variable), the optional TOML config file, then defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from bff.exceptions import ConfigError
+from bff.providers.demo import DEMO_FAULTS, DemoFault
+from bff.routes import Route, parse_route
+
+BUILTIN_PROVIDERS = ("demo", "openai")
+DEFAULT_MODEL = "demo/heuristic"
+
+
+class EndpointSettings(BaseModel):
+    """An extra OpenAI-compatible endpoint, named in the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str
+    api_key_env: str | None = Field(
+        default=None, description="Name of the environment variable holding the key."
+    )
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A resolved OpenAI-compatible endpoint: where to send, with which key."""
+
+    base_url: str | None
+    api_key: str | None
+    max_tokens_field: str = "max_tokens"
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the BFF; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="BFF_", extra="forbid", populate_by_name=True)
+
+    model: str = DEFAULT_MODEL
+    fallback_models: Annotated[list[str], NoDecode] = []
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=60.0, gt=0)
+    shutdown_timeout_s: float = Field(default=10.0, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    demo_chunk_delay_s: float = Field(default=0.012, ge=0, le=5)
+    demo_fault_rate: float = Field(default=0.0, ge=0, le=1)
+    demo_fault_kinds: Annotated[list[DemoFault], NoDecode] = list(DEMO_FAULTS)
+    demo_fault_seed: int = 0
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+    endpoints: dict[str, EndpointSettings] = {}
+
+    _split = field_validator("fallback_models", "demo_fault_kinds", mode="before")(_split_commas)
+
+    @field_validator("model")
+    @classmethod
+    def _route_syntax(cls, value: str) -> str:
+        parse_route(value)
+        return value.strip()
+
+    @field_validator("fallback_models")
+    @classmethod
+    def _fallback_syntax(cls, value: list[str]) -> list[str]:
+        return [str(parse_route(item)) for item in value]
+
+    @model_validator(mode="after")
+    def _known_providers(self) -> Settings:
+        clash = set(self.endpoints) & set(BUILTIN_PROVIDERS)
+        if clash:
+            raise ConfigError("endpoints", f"the names {sorted(clash)} are reserved")
+        known = (*BUILTIN_PROVIDERS, *self.endpoints)
+        for setting, routes in (("BFF_MODEL", [self.model]), ("BFF_FALLBACK_MODELS", self.fallback_models)):
+            for route in map(parse_route, routes):
+                if route.provider not in known:
+                    raise ConfigError(
+                        setting,
+                        f"unknown provider {route.provider!r} in route '{route}' "
+                        f"(known: {', '.join(known)})",
+                    )
+        return self
+
+    @property
+    def routes(self) -> list[Route]:
+        """The primary route, then the fallbacks, in order."""
+        return [parse_route(self.model), *(parse_route(r) for r in self.fallback_models)]
+
+    def endpoint(self, provider: str) -> Endpoint:
+        """Where ``provider``'s requests go; raises ConfigError when its key is missing."""
+        if provider == "openai":
+            key = self.openai_api_key.get_secret_value() if self.openai_api_key else None
+            if key is None and self.openai_base_url is None:
+                raise ConfigError(
+                    "OPENAI_API_KEY", "not set, but a model route uses the openai provider"
+                )
+            return Endpoint(self.openai_base_url, key)
+        spec = self.endpoints[provider]
+        key = None
+        if spec.api_key_env is not None:
+            key = os.environ.get(spec.api_key_env)
+            if not key:
+                raise ConfigError(spec.api_key_env, f"not set, but endpoint {provider!r} needs it")
+        return Endpoint(spec.base_url, key, spec.max_tokens_field)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file_values = getattr(init_settings, "init_kwargs", {}).pop("_file_values", {})
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings; raise ConfigError naming the first bad one."""
+    file_values = _read_toml(config_file) if config_file is not None else {}
+    try:
+        settings = Settings(_file_values=file_values, **overrides)  # type: ignore[call-arg]
+        for provider in {route.provider for route in settings.routes} - {"demo"}:
+            settings.endpoint(provider)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    field = loc[0] if loc else "settings"
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        name = str(info.validation_alias.choices[0])
+    elif field in Settings.model_fields:
+        name = "BFF_" + field.upper()
+    else:
+        name = field
+    if len(loc) > 1:
+        name += " (" + ".".join(loc) + ")"
+    message = error["msg"].removeprefix("Value error, ")
+    if "input" in error and not isinstance(error["input"], dict):
+        message += f" (got {error['input']!r})"
+    return ConfigError(name, message)

@@ -1,0 +1,50 @@
+"""The ways model output goes wrong, as text transformations.
+
+The demo provider's fault profile and the simulator's scripted faults both use
+these, so a malformed or drifting answer looks the same from either.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
+UNEXPECTED_KEY = "unexpected_field"
+
+
+def malformed(text: str) -> str:
+    """A trailing comma before the last closing brace: a classic model slip, never valid JSON."""
+    stripped = text.rstrip()
+    if stripped.endswith("}"):
+        return stripped[:-1] + ",}"
+    return stripped + ",}"
+
+
+def schema_violation(text: str) -> str:
+    """Add a key no strict schema allows to the object in the middle of the document."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return text
+    objects: list[dict[str, Any]] = []
+    _collect_objects(document, objects)
+    if not objects:
+        return json.dumps({UNEXPECTED_KEY: document}, separators=(",", ":"))
+    objects[len(objects) // 2][UNEXPECTED_KEY] = "this key is not in the schema"
+    return json.dumps(document, separators=(",", ":"))
+
+
+def truncated(text: str) -> str:
+    """The first half: what a model emits before it runs out of ``max_tokens``."""
+    return text[: max(1, len(text) // 2)]
+
+
+def _collect_objects(value: Any, out: list[dict[str, Any]]) -> None:
+    if isinstance(value, dict):
+        out.append(value)
+        for item in value.values():
+            _collect_objects(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_objects(item, out)

@@ -1,0 +1,86 @@
+"""What the offline demo model answers: the same text for the demo provider and the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from bff.demo.action_plan import extract_action_plan
+from bff.demo.chat import chat_reply
+from bff.providers._types import OutputSpec
+
+HEURISTICS: dict[str, Callable[[str], BaseModel]] = {
+    "ActionPlan": extract_action_plan,
+}
+
+
+def demo_output(text: str, output: OutputSpec) -> str:
+    """The demo model's whole answer to ``text``: chat prose, or JSON in the JSON modes.
+
+    Output models with a heuristic get a real extraction; any other schema gets
+    the smallest instance that satisfies it, so user tasks run offline too.
+    """
+    if output.mode == "text":
+        return chat_reply(text)
+    heuristic = HEURISTICS.get(output.name or "")
+    if heuristic is not None:
+        return heuristic(text).model_dump_json()
+    if output.schema is not None:
+        return json.dumps(instance_from_schema(output.schema), separators=(",", ":"))
+    return json.dumps({"answer": chat_reply(text)}, separators=(",", ":"))
+
+
+def instance_from_schema(schema: Mapping[str, Any]) -> Any:
+    """The smallest value that satisfies a JSON schema of the kind Pydantic writes."""
+    return _instance(schema, schema.get("$defs", {}))
+
+
+def _instance(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Any:
+    if "$ref" in node:
+        return _instance(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    if "const" in node:
+        return node["const"]
+    if "enum" in node:
+        return node["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in node:
+            return _instance(node[key][0], defs)
+    kind = node.get("type")
+    if isinstance(kind, list):
+        kind = kind[0]
+    if kind == "object":
+        required = node.get("required", ())
+        return {
+            name: _instance(sub, defs)
+            for name, sub in node.get("properties", {}).items()
+            if name in required
+        }
+    if kind == "array":
+        return [_instance(node.get("items", {}), defs) for _ in range(node.get("minItems", 0))]
+    if kind == "string":
+        return "x" * max(node.get("minLength", 0), 1 if node.get("maxLength", 1) else 0)
+    if kind in ("integer", "number"):
+        low = node.get("minimum", node.get("exclusiveMinimum", -1) + 1)
+        return low if kind == "integer" else float(low)
+    if kind == "boolean":
+        return False
+    return None
+
+
+_CHUNK_SIZES = (3, 5, 2, 4, 6, 4, 3, 5)
+
+
+def chunk_text(text: str) -> list[str]:
+    """Cut text into token-sized pieces of two to six characters, deterministically."""
+    pieces: list[str] = []
+    start = 0
+    turn = 0
+    while start < len(text):
+        size = _CHUNK_SIZES[turn % len(_CHUNK_SIZES)]
+        pieces.append(text[start : start + size])
+        start += size
+        turn += 1
+    return pieces

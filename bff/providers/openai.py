@@ -1,0 +1,238 @@
+"""The OpenAI provider: any OpenAI-compatible Chat Completions endpoint, streamed.
+
+One ``AsyncOpenAI`` client per endpoint, reused for every request, with the
+SDK's own retries off: the BFF's resilience layer owns retries. The SDK builds
+and sends the request and maps HTTP statuses; the streamed body is read as raw
+SSE lines and decoded here, which costs a fraction of building SDK chunk
+objects and lets the provider see a stream that stops without a finish reason
+(the SDK ends such a stream quietly).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import openai
+
+from bff.exceptions import (
+    ClientRequestError,
+    ContentFilteredError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitedError,
+    ServerError,
+    StreamInterruptedError,
+)
+from bff.providers._retry_after import parse_retry_after
+from bff.providers._strict_schema import to_strict_schema
+from bff.providers._types import (
+    ChatRequest,
+    Finish,
+    Message,
+    ProviderEvent,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to wait for a connection, and for the next bytes of a response."""
+
+    connect: float = 5.0
+    read: float = 60.0
+
+
+class OpenAIProvider:
+    """Streams chat completions from one OpenAI-compatible endpoint."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        timeouts: Timeouts | None = None,
+        max_tokens_field: str = "max_tokens",
+    ) -> None:
+        t = timeouts or Timeouts()
+        self._client = openai.AsyncOpenAI(
+            # Local endpoints (Ollama, vLLM) need no key; the SDK insists on one.
+            api_key=api_key or "no-key",
+            base_url=base_url,
+            max_retries=0,
+            timeout=httpx2.Timeout(t.read, connect=t.connect),
+        )
+        self._max_tokens_field = max_tokens_field
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
+        params = self.request_params(request)
+        finished = False
+        try:
+            async with self._client.chat.completions.with_streaming_response.create(
+                **params
+            ) as response:
+                async for data in _sse_data(response.iter_lines()):
+                    if data == "[DONE]":
+                        break
+                    for event in chunk_events(_load_chunk(data)):
+                        if type(event) is Finish:
+                            finished = True
+                        yield event
+        except openai.APIStatusError as exc:
+            raise _status_error(exc) from exc
+        except openai.APITimeoutError as exc:
+            raise ProviderTimeoutError("timed out connecting to the provider") from exc
+        except openai.APIConnectionError as exc:
+            raise ProviderConnectionError(f"could not reach the provider: {exc.message}") from exc
+        except httpx2.TimeoutException as exc:
+            raise ProviderTimeoutError("the provider stopped sending mid-stream") from exc
+        except httpx2.RequestError as exc:
+            raise StreamInterruptedError(f"the provider's stream broke: {exc}") from exc
+        if not finished:
+            raise StreamInterruptedError("the provider's stream ended without a finish reason")
+
+    def request_params(self, request: ChatRequest) -> dict[str, Any]:
+        """The Chat Completions parameters for ``request``."""
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": [_wire_message(m) for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.max_tokens is not None:
+            params[self._max_tokens_field] = request.max_tokens
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        out = request.output
+        if out.mode == "json_object":
+            params["response_format"] = {"type": "json_object"}
+        elif out.mode in ("json_schema", "tools"):
+            if out.name is None or out.schema is None:
+                raise ValueError(f"output mode {out.mode!r} needs a name and a schema")
+            spec: dict[str, Any] = {"name": out.name}
+            if out.description:
+                spec["description"] = out.description
+            if out.mode == "json_schema":
+                spec.update(schema=to_strict_schema(out.schema), strict=True)
+                params["response_format"] = {"type": "json_schema", "json_schema": spec}
+            else:
+                spec.update(parameters=to_strict_schema(out.schema), strict=True)
+                params["tools"] = [{"type": "function", "function": spec}]
+                params["tool_choice"] = {"type": "function", "function": {"name": out.name}}
+        return params
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def chunk_events(chunk: Mapping[str, Any]) -> Iterator[ProviderEvent]:
+    """The events in one ``chat.completion.chunk``; only choice 0 is read."""
+    error = chunk.get("error")
+    if error is not None:
+        raise _stream_error(error)
+    for choice in chunk.get("choices") or ():
+        if choice.get("index", 0) != 0:
+            continue
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if content:
+            yield TextDelta(content)
+        refusal = delta.get("refusal")
+        if refusal:
+            yield RefusalDelta(refusal)
+        for call in delta.get("tool_calls") or ():
+            function = call.get("function") or {}
+            yield ToolCallDelta(
+                call.get("index", 0), call.get("id"), function.get("name"),
+                function.get("arguments") or "",
+            )  # fmt: skip
+        reason = choice.get("finish_reason")
+        if reason == "content_filter":
+            raise ContentFilteredError("the provider's content filter stopped the output")
+        if reason:
+            yield Finish(reason)
+    usage = chunk.get("usage")
+    if usage:
+        yield Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+
+
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The data of each server-sent event; comments, ids and event names are skipped."""
+    buffer: list[str] = []
+    async for line in lines:
+        if line.startswith("data:"):
+            buffer.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif not line and buffer:
+            yield "\n".join(buffer)
+            buffer.clear()
+    if buffer:
+        yield "\n".join(buffer)
+
+
+def _load_chunk(data: str) -> Mapping[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except ValueError as exc:
+        raise ServerError(f"the provider sent an unreadable chunk: {data[:80]!r}") from exc
+    if not isinstance(chunk, dict):
+        raise ServerError(f"the provider sent a chunk that is not an object: {data[:80]!r}")
+    return chunk
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    return wire
+
+
+def _provider_message(body: object, fallback: str) -> tuple[str, str | None, str | None]:
+    """The message, code and param of an error body (an OpenAI envelope or plain text)."""
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        code, param = body.get("code"), body.get("param")
+        return (
+            message if isinstance(message, str) and message else fallback,
+            code if isinstance(code, str) else None,
+            param if isinstance(param, str) else None,
+        )
+    if isinstance(body, str) and body.strip():
+        return body.strip(), None, None
+    return fallback, None, None
+
+
+def _status_error(exc: openai.APIStatusError) -> ProviderError:
+    status = exc.status_code
+    message, code, param = _provider_message(exc.body, exc.message)
+    if status == 429:
+        return RateLimitedError(message, retry_after=parse_retry_after(exc.response.headers))
+    if status == 408:
+        return ProviderTimeoutError(message, status=status)
+    if status == 409 or status >= 500:
+        return ServerError(message, status=status)
+    if code == "content_filter":
+        return ContentFilteredError(message, status=status)
+    return ClientRequestError(message, status=status, code=code, param=param)
+
+
+def _stream_error(error: object) -> ProviderError:
+    message, code, _ = _provider_message(error, "the provider reported an error mid-stream")
+    if code == "rate_limit_exceeded":
+        return RateLimitedError(message)
+    return ServerError(message)

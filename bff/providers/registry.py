@@ -1,0 +1,41 @@
+"""Resolve model routes to providers: one provider (and one HTTP client) per endpoint."""
+
+from __future__ import annotations
+
+from bff.config import Settings
+from bff.providers.base import Provider
+from bff.providers.demo import DemoProvider, FaultProfile
+from bff.providers.openai import OpenAIProvider, Timeouts
+from bff.routes import Route
+
+
+class ProviderRegistry:
+    """Builds each endpoint's provider on first use and reuses it for every request."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._providers: dict[str, Provider] = {}
+
+    def get(self, route: Route) -> Provider:
+        provider = self._providers.get(route.provider)
+        if provider is None:
+            provider = self._providers[route.provider] = self._build(route.provider)
+        return provider
+
+    def _build(self, name: str) -> Provider:
+        s = self._settings
+        if name == "demo":
+            faults = FaultProfile(s.demo_fault_rate, tuple(s.demo_fault_kinds), s.demo_fault_seed)
+            return DemoProvider(chunk_delay=s.demo_chunk_delay_s, faults=faults)
+        endpoint = s.endpoint(name)
+        return OpenAIProvider(
+            api_key=endpoint.api_key,
+            base_url=endpoint.base_url,
+            timeouts=Timeouts(connect=s.connect_timeout_s, read=s.read_timeout_s),
+            max_tokens_field=endpoint.max_tokens_field,
+        )
+
+    async def aclose(self) -> None:
+        providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            await provider.aclose()

@@ -1,0 +1,366 @@
+"""An OpenAI-compatible provider simulator with scripted faults.
+
+``POST /v1/chat/completions`` (streamed or not) and ``GET /v1/models`` speak
+OpenAI's wire format; answers come from the demo model unless a test scripts
+something else. Control routes under ``/_sim/`` let a test in another process
+script steps (``POST /_sim/script``), read what arrived (``GET /_sim/requests``)
+and start over (``POST /_sim/reset``). In the same process, use the
+:class:`Simulator` methods directly.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from bff.demo import faults
+from bff.demo.model import chunk_text, demo_output
+from bff.providers._types import OutputSpec
+from bff.testing import _wire
+from bff.testing.script import RequestRecord, Script, Step
+from bff.tokens import CHARS_PER_TOKEN, estimate_tokens
+
+KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1-mini", "o4-mini")
+_RATE_HEADERS = {
+    "x-ratelimit-limit-requests": "30000",
+    "x-ratelimit-limit-tokens": "150000000",
+    "x-ratelimit-remaining-requests": "29999",
+    "x-ratelimit-remaining-tokens": "149999990",
+    "x-ratelimit-reset-requests": "2ms",
+    "x-ratelimit-reset-tokens": "0s",
+}
+
+
+class _ScriptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = "*"
+    steps: list[Step]
+
+
+class Simulator:
+    """The simulator's state and its Starlette app (``.app``)."""
+
+    def __init__(self, *, chunk_delay: float = 0.0) -> None:
+        self.chunk_delay = chunk_delay
+        self.script = Script()
+        self.requests: list[RequestRecord] = []
+        self._lock = threading.Lock()
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._completions, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/_sim/script", self._add_script, methods=["POST"]),
+                Route("/_sim/requests", self._list_requests, methods=["GET"]),
+                Route("/_sim/reset", self._reset, methods=["POST"]),
+            ]
+        )
+
+    def add(self, *steps: Step | Mapping[str, Any], model: str = "*") -> None:
+        """Queue steps for ``model`` (``"*"``: any model without its own queue)."""
+        self.script.add([s if isinstance(s, Step) else Step(**s) for s in steps], model)
+
+    def reset(self) -> None:
+        self.script.clear()
+        with self._lock:
+            self.requests.clear()
+
+    def wait_until_settled(self, timeout: float = 5.0) -> list[RequestRecord]:
+        """Wait until every request received so far has ended, then return them all."""
+        deadline = time.monotonic() + timeout
+        while any(r.outcome is None for r in self.requests):
+            if time.monotonic() > deadline:
+                raise TimeoutError("simulator requests still open after %.1fs" % timeout)
+            time.sleep(0.005)
+        return list(self.requests)
+
+    async def _add_script(self, request: Request) -> Response:
+        try:
+            body = _ScriptBody.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"error": exc.errors(include_url=False)}, status_code=422)
+        self.script.add(body.steps, body.model)
+        return JSONResponse({"pending": self.script.pending()})
+
+    async def _list_requests(self, request: Request) -> Response:
+        return JSONResponse({"requests": [r.as_dict() for r in self.requests]})
+
+    async def _reset(self, request: Request) -> Response:
+        self.reset()
+        return JSONResponse({"pending": 0})
+
+    async def _models(self, request: Request) -> Response:
+        data = [
+            {"id": name, "object": "model", "created": 1715367049, "owned_by": "system"}
+            for name in KNOWN_MODELS
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def _completions(self, request: Request) -> Response | _FrameStream:
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return _error(401, "You didn't provide an API key.", code=None)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "We could not parse the JSON body of your request.")
+        problem = _request_problem(body)
+        if problem is not None:
+            return _error(400, problem[0], param=problem[1])
+        model = body["model"]
+        stream = bool(body.get("stream"))
+        record = RequestRecord(len(self.requests) + 1, model, body, stream)
+        record.started_at = time.monotonic()
+        with self._lock:
+            self.requests.append(record)
+        step = self.script.next(model)
+        record.status = step.status
+        if step.status != 200:
+            record.outcome = "error"
+            return _scripted_error(step, model)
+        if step.body is not None:
+            frames = [f.encode() + b"\n\n" for f in step.body.split("\n\n") if f.strip()]
+            return self._frame_stream(frames, step, record, step.content_type)
+        answer = _Answer.build(step, body)
+        if not stream:
+            record.outcome = "completed"
+            return JSONResponse(answer.completion(model, body), headers=_headers())
+        return self._frame_stream(answer.frames(model, body), step, record, None)
+
+    def _frame_stream(
+        self, frames: list[bytes], step: Step, record: RequestRecord, content_type: str | None
+    ) -> _FrameStream:
+        delay = self.chunk_delay if step.chunk_delay_s is None else step.chunk_delay_s
+        record.chunks_total = len(frames)
+        return _FrameStream(frames, step, record, delay, content_type)
+
+
+def _request_problem(body: object) -> tuple[str, str] | None:
+    if not isinstance(body, dict):
+        return "The request body must be a JSON object.", "body"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "you must provide a model parameter", "model"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "Invalid 'messages': empty array. Expected an array with minimum length 1.", (
+            "messages"
+        )
+    return None
+
+
+def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    headers = {"x-request-id": "req_" + secrets.token_hex(16), "openai-processing-ms": "1"}
+    headers.update(_RATE_HEADERS)
+    headers.update(extra or {})
+    return headers
+
+
+def _error(status: int, message: str, *, param: str | None = None, code: str | None = "") -> Response:
+    body = _wire.error_envelope(status, message, param=param, code=code or None)
+    return Response(body, status, headers=_headers(), media_type="application/json")
+
+
+def _scripted_error(step: Step, model: str) -> Response:
+    extra = dict(step.headers)
+    if step.retry_after is not None:
+        extra.setdefault("retry-after", str(max(1, round(step.retry_after))))
+        extra.setdefault("retry-after-ms", str(round(step.retry_after * 1000)))
+    if step.body is not None:
+        media = step.content_type or "application/json; charset=utf-8"
+        return Response(step.body, step.status, headers=_headers(extra), media_type=media)
+    body = _wire.error_envelope(
+        step.status, step.error_message, model=model, error_type=step.error_type,
+        code=step.error_code,
+    )  # fmt: skip
+    return Response(
+        body, step.status, headers=_headers(extra), media_type="application/json; charset=utf-8"
+    )
+
+
+def _user_text(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            return " ".join(
+                p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+            )
+        return content if isinstance(content, str) else ""
+    return ""
+
+
+def _output_spec(body: Mapping[str, Any]) -> OutputSpec:
+    """The output mode a request asks for, read the way OpenAI reads it."""
+    tools = body.get("tools")
+    if tools:
+        choice = body.get("tool_choice")
+        wanted = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        for tool in tools:
+            function = tool.get("function", {})
+            if wanted in (None, function.get("name")):
+                return OutputSpec("tools", function.get("name"), function.get("parameters"))
+    response_format = body.get("response_format") or {}
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema", {})
+        return OutputSpec("json_schema", spec.get("name"), spec.get("schema"))
+    if kind == "json_object":
+        return OutputSpec("json_object")
+    return OutputSpec()
+
+
+class _Answer:
+    """The text of one answer, its kind and finish reason, after the step's fault."""
+
+    def __init__(self, kind: str, text: str, finish: str, name: str | None) -> None:
+        self.kind, self.text, self.finish, self.name = kind, text, finish, name
+
+    @classmethod
+    def build(cls, step: Step, body: Mapping[str, Any]) -> _Answer:
+        output = _output_spec(body)
+        kind = "tool" if output.mode == "tools" else "content"
+        finish = "tool_calls" if kind == "tool" else "stop"
+        text = step.content
+        if text is None:
+            text = demo_output(_user_text(body["messages"]), output)
+        transform: dict[str, Callable[[str], str]] = {
+            "malformed": faults.malformed,
+            "schema_violation": faults.schema_violation,
+            "length": faults.truncated,
+            "content_filter": faults.truncated,
+        }
+        if step.fault in transform:
+            text = transform[step.fault](text)
+        if step.fault in ("length", "content_filter"):
+            finish = step.fault
+        elif step.fault == "refusal":
+            kind, text, finish = "refusal", faults.REFUSAL_TEXT, "stop"
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if isinstance(limit, int) and estimate_tokens(text) > limit:
+            text, finish = text[: limit * CHARS_PER_TOKEN], "length"
+        return cls(kind, text, finish, output.name)
+
+    def _usage(self, body: Mapping[str, Any]) -> tuple[int, int]:
+        prompt = sum(
+            estimate_tokens(m.get("content") or "") + 4
+            for m in body["messages"]
+            if isinstance(m, dict) and isinstance(m.get("content"), str | None)
+        )
+        return prompt + 3, estimate_tokens(self.text)
+
+    def completion(self, model: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": None}
+        if self.kind == "tool":
+            message["tool_calls"] = [
+                {
+                    "id": "call_" + secrets.token_hex(12),
+                    "type": "function",
+                    "function": {"name": self.name, "arguments": self.text},
+                }
+            ]
+        elif self.kind == "content":
+            message["content"] = self.text
+        message["refusal"] = self.text if self.kind == "refusal" else None
+        message["annotations"] = []
+        return _wire.completion(model, message, self.finish, *self._usage(body))
+
+    def frames(self, model: str, body: Mapping[str, Any]) -> list[bytes]:
+        options = body.get("stream_options") or {}
+        writer = _wire.ChunkWriter(
+            model,
+            include_usage=bool(options.get("include_usage")),
+            obfuscate=options.get("include_obfuscation", True) is not False,
+        )
+        pieces = chunk_text(self.text)
+        if self.kind == "tool":
+            call = {
+                "index": 0,
+                "id": "call_" + secrets.token_hex(12),
+                "type": "function",
+                "function": {"name": self.name, "arguments": ""},
+            }
+            first: dict[str, Any] = {
+                "role": "assistant", "content": None, "tool_calls": [call], "refusal": None
+            }  # fmt: skip
+            deltas = [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces]
+        elif self.kind == "refusal":
+            first = {"role": "assistant", "content": None, "refusal": ""}
+            deltas = [{"refusal": p} for p in pieces]
+        else:
+            first = {"role": "assistant", "content": "", "refusal": None}
+            deltas = [{"content": p} for p in pieces]
+        frames = [writer.delta(first), *(writer.delta(d) for d in deltas)]
+        frames.append(writer.delta({}, self.finish))
+        if writer.include_usage:
+            frames.append(writer.usage(*self._usage(body)))
+        frames.append(_wire.DONE)
+        return frames
+
+
+class _FrameStream:
+    """Sends frames with the step's timing and faults, and notices a client hang-up."""
+
+    def __init__(
+        self,
+        frames: list[bytes],
+        step: Step,
+        record: RequestRecord,
+        delay: float,
+        content_type: str | None,
+    ) -> None:
+        self.frames, self.step, self.record, self.delay = frames, step, record, delay
+        self.content_type = content_type or "text/event-stream; charset=utf-8"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as group:
+
+            async def stream_then_stop() -> None:
+                await self._stream(send)
+                group.cancel_scope.cancel()
+
+            group.start_soon(stream_then_stop)
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+    async def _stream(self, send: Send) -> None:
+        record, step = self.record, self.step
+        fault_at = step.fault_after_chunks
+        if fault_at is None:
+            fault_at = len(self.frames) // 2
+        headers = [(k.encode(), v.encode()) for k, v in _headers(step.headers).items()]
+        headers.append((b"content-type", self.content_type.encode()))
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            if step.first_token_delay_s:
+                await anyio.sleep(step.first_token_delay_s)
+            for index, frame in enumerate(self.frames):
+                if index == fault_at and step.fault == "stall":
+                    await anyio.sleep(step.stall_s)
+                elif index == fault_at and step.fault == "drop":
+                    record.outcome = "dropped"
+                    return  # no end of body: the server closes the connection mid-message
+                elif index == fault_at and step.fault == "cut":
+                    record.outcome = "cut"
+                    break
+                elif index and self.delay:
+                    await anyio.sleep(self.delay)
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+                record.chunks_sent += 1
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            record.outcome = record.outcome or "completed"
+        finally:
+            if record.outcome is None:
+                record.outcome = "hung_up"
+            record.ended_at = time.monotonic()
