@@ -41,6 +41,8 @@ _CUES = re.compile(
     r"todo:?|action:?|let's|we'll|i'll|we will|i will)\s+(?P<verb>[a-z]+)",
     re.IGNORECASE,
 )
+# A short lead-in before the verb: "Also,", "Then", "Someday,", "By Monday,".
+_LEAD = re.compile(r"^(?:(?:also|then|and|so|next|first|finally)\b[,:]?\s+|[^,]{1,20},\s+)", re.I)
 _SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+|^\s*(?:[-*\u2022]|\d+[.)])\s+", re.MULTILINE)
 _URGENCY: tuple[tuple[int, re.Pattern[str]], ...] = tuple(
     (level, re.compile(pattern, re.IGNORECASE))
@@ -76,10 +78,11 @@ def extract_action_plan(text: str) -> ActionPlan:
 def _find_action(sentence: str) -> UserAction | None:
     if not sentence:
         return None
-    words = sentence.split(maxsplit=1)
-    first = words[0].lower().strip(",:")
+    lead = _LEAD.match(sentence)
+    start = lead.end() if lead else 0
+    first = sentence[start:].split(maxsplit=1)[0].lower().strip(",:") if sentence[start:] else ""
     if first in _VERBS:
-        verb, start = first, 0
+        verb = first
     else:
         cue = _CUES.search(sentence)
         if cue is None:

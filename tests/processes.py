@@ -1,0 +1,63 @@
+"""Start real server processes for tests and stop them, whatever happens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+BFF = [sys.executable, "-m", "bff.cli"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BFF_", "OPENAI_"))}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running(
+    argv: Sequence[str],
+    *,
+    ready_url: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 30,
+) -> Iterator[subprocess.Popen[str]]:
+    """Run ``argv`` in its own process group until ``ready_url`` answers 200."""
+    process = subprocess.Popen(
+        argv,
+        env=dict(env) if env is not None else clean_env(),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"{argv} exited early:\n{process.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{ready_url} did not answer within {timeout}s")
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

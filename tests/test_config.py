@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bff.config import DEFAULT_MODEL, load_settings
+from bff.exceptions import ConfigError
+from bff.providers.demo import DEMO_FAULTS
+from bff.routes import Route, parse_route
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("BFF_", "OPENAI_")):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_run_offline() -> None:
+    settings = load_settings()
+    assert settings.model == DEFAULT_MODEL
+    assert settings.routes == [Route("demo", "heuristic")]
+    assert settings.max_attempts == 3
+    assert settings.demo_fault_rate == 0
+    assert tuple(settings.demo_fault_kinds) == DEMO_FAULTS
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BFF_MODEL", "openai/gpt-4o")
+    monkeypatch.setenv("BFF_FALLBACK_MODELS", " openai/gpt-4o-mini ,demo/heuristic,")
+    monkeypatch.setenv("BFF_MAX_ATTEMPTS", "5")
+    monkeypatch.setenv("BFF_BREAKER_COOLDOWN_S", "2.5")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    s = load_settings()
+    assert [str(r) for r in s.routes] == ["openai/gpt-4o", "openai/gpt-4o-mini", "demo/heuristic"]
+    assert (s.max_attempts, s.breaker_cooldown_s) == (5, 2.5)
+    endpoint = s.endpoint("openai")
+    assert (endpoint.api_key, endpoint.base_url) == ("sk-env", "http://127.0.0.1:9/v1")
+    assert "sk-env" not in repr(s)
+
+
+def test_config_file_and_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "bff.toml"
+    config.write_text(
+        'model = "ollama/llama3"\n'
+        'fallback_models = ["demo/heuristic"]\n'
+        "max_attempts = 4\n"
+        "[endpoints.ollama]\n"
+        'base_url = "http://127.0.0.1:11434/v1"\n'
+        "[endpoints.azure]\n"
+        'base_url = "https://example.invalid/openai/v1"\n'
+        'api_key_env = "AZURE_KEY"\n'
+        'max_tokens_field = "max_completion_tokens"\n'
+    )
+    monkeypatch.setenv("BFF_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("AZURE_KEY", "az-secret")
+    s = load_settings(config)
+    assert s.max_attempts == 2  # the environment wins over the file
+    assert s.routes[0] == Route("ollama", "llama3")
+    assert s.endpoint("ollama").api_key is None
+    azure = s.endpoint("azure")
+    assert (azure.api_key, azure.max_tokens_field) == ("az-secret", "max_completion_tokens")
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "fragment"),
+    [
+        ({"BFF_MAX_ATTEMPTS": "abc"}, "BFF_MAX_ATTEMPTS", "valid integer"),
+        ({"BFF_MAX_ATTEMPTS": "0"}, "BFF_MAX_ATTEMPTS", "greater than or equal to 1"),
+        ({"BFF_BREAKER_COOLDOWN_S": "-1"}, "BFF_BREAKER_COOLDOWN_S", "greater than 0"),
+        ({"BFF_MODEL": "gpt-4o"}, "BFF_MODEL", "not a model route"),
+        ({"BFF_MODEL": "nowhere/x"}, "BFF_MODEL", "unknown provider 'nowhere'"),
+        ({"BFF_FALLBACK_MODELS": "demo/a,bad"}, "BFF_FALLBACK_MODELS", "not a model route"),
+        ({"BFF_FALLBACK_MODELS": "x/y"}, "BFF_FALLBACK_MODELS", "unknown provider 'x'"),
+        ({"BFF_MODEL": "openai/gpt-4o"}, "OPENAI_API_KEY", "not set"),
+        ({"BFF_DEMO_FAULT_KINDS": "rate_limit,meteor"}, "BFF_DEMO_FAULT_KINDS", "meteor"),
+        ({"BFF_DEMO_FAULT_RATE": "2"}, "BFF_DEMO_FAULT_RATE", "less than or equal to 1"),
+    ],
+)
+def test_bad_settings_name_themselves(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str, fragment: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.setting.startswith(setting)
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("model = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("modle = 'demo/x'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(unknown)
+    assert caught.value.setting == "modle"
+    needs_key = tmp_path / "key.toml"
+    needs_key.write_text(
+        'model = "corp/m"\n[endpoints.corp]\nbase_url = "http://127.0.0.1:1/v1"\n'
+        'api_key_env = "CORP_KEY_UNSET"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(needs_key)
+    assert caught.value.setting == "CORP_KEY_UNSET"
+    reserved = tmp_path / "reserved.toml"
+    reserved.write_text('[endpoints.openai]\nbase_url = "http://127.0.0.1:1/v1"\n')
+    with pytest.raises(ConfigError, match="reserved"):
+        load_settings(reserved)
+
+
+def test_routes_keep_slashes_in_model_names() -> None:
+    assert parse_route("ollama/library/llama3:8b") == Route("ollama", "library/llama3:8b")
+    with pytest.raises(ValueError):
+        parse_route("/x")
