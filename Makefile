@@ -26,7 +26,7 @@ system-packages:
 	scripts/ensure-system-packages scripts/system-packages.txt
 
 test: $(VENV)/.installed-test system-packages
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

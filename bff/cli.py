@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,7 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=settings.log_level,
         ws="websockets-sansio",
-        timeout_graceful_shutdown=settings.shutdown_timeout_s,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),
     )
     uvicorn.Server(config).run()
     return 0

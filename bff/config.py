@@ -110,7 +110,10 @@ class Settings(BaseSettings):
         if clash:
             raise ConfigError("endpoints", f"the names {sorted(clash)} are reserved")
         known = (*BUILTIN_PROVIDERS, *self.endpoints)
-        for setting, routes in (("BFF_MODEL", [self.model]), ("BFF_FALLBACK_MODELS", self.fallback_models)):
+        for setting, routes in (
+            ("BFF_MODEL", [self.model]),
+            ("BFF_FALLBACK_MODELS", self.fallback_models),
+        ):
             for route in map(parse_route, routes):
                 if route.provider not in known:
                     raise ConfigError(

@@ -53,14 +53,17 @@ def test_missing_config_file_exits_2() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "bff: invalid setting --config: cannot read /nonexistent/bff.toml: No such file or directory"
+        "bff: invalid setting --config: "
+        "cannot read /nonexistent/bff.toml: No such file or directory"
     )
 
 
 def test_usage_errors_exit_2() -> None:
     result = subprocess.run([*BFF], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "usage: bff" in result.stderr
-    result = subprocess.run([*BFF, "serve", "--port", "x"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*BFF, "serve", "--port", "x"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2 and "invalid int value" in result.stderr
 
 

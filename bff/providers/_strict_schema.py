@@ -53,7 +53,9 @@ def _strict_node(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, 
             out[key] = value
     if notes:
         sentence = "Length: " + ", ".join(notes) + "."
-        out["description"] = f"{out['description']} {sentence}" if "description" in out else sentence
+        out["description"] = (
+            f"{out['description']} {sentence}" if "description" in out else sentence
+        )
     if out.get("type") == "object" or "properties" in out:
         properties: dict[str, Any] = out.setdefault("properties", {})
         required = set(node.get("required", ()))

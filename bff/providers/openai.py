@@ -60,6 +60,7 @@ class OpenAIProvider:
         base_url: str | None = None,
         timeouts: Timeouts | None = None,
         max_tokens_field: str = "max_tokens",
+        http_client: httpx2.AsyncClient | None = None,
     ) -> None:
         t = timeouts or Timeouts()
         self._client = openai.AsyncOpenAI(
@@ -68,6 +69,7 @@ class OpenAIProvider:
             base_url=base_url,
             max_retries=0,
             timeout=httpx2.Timeout(t.read, connect=t.connect),
+            http_client=http_client,
         )
         self._max_tokens_field = max_tokens_field
 

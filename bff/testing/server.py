@@ -27,7 +27,12 @@ class ServerThread:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="auto", ws="websockets-sansio"
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="auto",
+            ws="websockets-sansio",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -81,7 +81,7 @@ class Simulator:
         deadline = time.monotonic() + timeout
         while any(r.outcome is None for r in self.requests):
             if time.monotonic() > deadline:
-                raise TimeoutError("simulator requests still open after %.1fs" % timeout)
+                raise TimeoutError(f"simulator requests still open after {timeout:.1f}s")
             time.sleep(0.005)
         return list(self.requests)
 
@@ -165,7 +165,9 @@ def _headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return headers
 
 
-def _error(status: int, message: str, *, param: str | None = None, code: str | None = "") -> Response:
+def _error(
+    status: int, message: str, *, param: str | None = None, code: str | None = ""
+) -> Response:
     body = _wire.error_envelope(status, message, param=param, code=code or None)
     return Response(body, status, headers=_headers(), media_type="application/json")
 
@@ -194,7 +196,9 @@ def _user_text(messages: list[Any]) -> str:
         content = message.get("content")
         if isinstance(content, list):
             return " ".join(
-                p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+                p.get("text", "")
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
             )
         return content if isinstance(content, str) else ""
     return ""
@@ -283,6 +287,7 @@ class _Answer:
             obfuscate=options.get("include_obfuscation", True) is not False,
         )
         pieces = chunk_text(self.text)
+        deltas: list[dict[str, Any]]
         if self.kind == "tool":
             call = {
                 "index": 0,

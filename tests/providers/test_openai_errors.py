@@ -69,7 +69,9 @@ async def test_recorded_429_is_rate_limited_with_retry_after(
     assert error.message.startswith("Rate limit reached for gpt-3.5-turbo")
 
 
-async def test_recorded_500_is_a_server_error(sim: SimulatorServer, provider: OpenAIProvider) -> None:
+async def test_recorded_500_is_a_server_error(
+    sim: SimulatorServer, provider: OpenAIProvider
+) -> None:
     sim.simulator.add(_replay(RECORDED / "errors/openllmetry__500_server_error_traces_ingest.json"))
     error = await _fail(provider)
     assert type(error) is ServerError and error.status == 500 and error.retryable
@@ -89,11 +91,29 @@ async def test_recorded_plain_text_503(sim: SimulatorServer, provider: OpenAIPro
 @pytest.mark.parametrize(
     ("name", "status", "code", "param", "start"),
     [
-        ("crewAI__400_unsupported_parameter.json", 400, "unsupported_parameter", "stop", "Unsupported parameter: 'stop'"),
-        ("crewAI__404_model_not_found.json", 404, "model_not_found", None, "The model `non-existent-model` does not exist"),
-        ("openinference__401_invalid_api_key.json", 401, "invalid_api_key", None, "Incorrect API key provided"),
+        (
+            "crewAI__400_unsupported_parameter.json",
+            400,
+            "unsupported_parameter",
+            "stop",
+            "Unsupported parameter: 'stop'",
+        ),
+        (
+            "crewAI__404_model_not_found.json",
+            404,
+            "model_not_found",
+            None,
+            "The model `non-existent-model` does not exist",
+        ),
+        (
+            "openinference__401_invalid_api_key.json",
+            401,
+            "invalid_api_key",
+            None,
+            "Incorrect API key provided",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_recorded_client_errors_are_not_retryable(
     sim: SimulatorServer,
     provider: OpenAIProvider,

@@ -68,7 +68,9 @@ async def test_recorded_stream(sim: SimulatorServer, provider: OpenAIProvider, p
 async def test_json_schema_recording_yields_the_document(
     sim: SimulatorServer, provider: OpenAIProvider
 ) -> None:
-    sim.simulator.add({"body": (RECORDED / "stream/openai-python__json_schema_content.sse").read_text()})
+    sim.simulator.add(
+        {"body": (RECORDED / "stream/openai-python__json_schema_content.sse").read_text()}
+    )
     got = await assemble(provider, request())
     assert json.loads(got.text) == {"city": "San Francisco", "temperature": 61, "units": "f"}
     assert got.finish == ["stop"]
@@ -81,7 +83,11 @@ async def test_parallel_tool_calls_keep_their_indexes(
     sim.simulator.add({"body": path.read_text()})
     got = await assemble(provider, request())
     assert [got.calls[i]["name"] for i in (0, 1)] == ["GetWeatherArgs", "get_stock_price"]
-    assert json.loads(got.calls[0]["arguments"]) == {"city": "Edinburgh", "country": "GB", "units": "c"}
+    assert json.loads(got.calls[0]["arguments"]) == {
+        "city": "Edinburgh",
+        "country": "GB",
+        "units": "c",
+    }
     assert got.finish == ["tool_calls"]
 
 

@@ -67,7 +67,11 @@ async def test_tools_mode_forces_the_function(sim: SimulatorServer) -> None:
     assert body["tools"] == [
         {
             "type": "function",
-            "function": {"name": "ActionPlan", "parameters": to_strict_schema(SCHEMA), "strict": True},
+            "function": {
+                "name": "ActionPlan",
+                "parameters": to_strict_schema(SCHEMA),
+                "strict": True,
+            },
         }
     ]
     assert body["tool_choice"] == {"type": "function", "function": {"name": "ActionPlan"}}
@@ -84,7 +88,11 @@ async def test_tool_turns_are_sent_back(sim: SimulatorServer) -> None:
     assert body["messages"][1]["tool_calls"] == [
         {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q":1}'}}
     ]
-    assert body["messages"][2] == {"role": "tool", "content": '{"temp":3}', "tool_call_id": "call_1"}
+    assert body["messages"][2] == {
+        "role": "tool",
+        "content": '{"temp":3}',
+        "tool_call_id": "call_1",
+    }
 
 
 def test_json_modes_need_a_schema() -> None:

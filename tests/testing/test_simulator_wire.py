@@ -102,13 +102,17 @@ def test_non_streamed_completion_matches_the_recording(sim: SimulatorServer) -> 
 def test_error_envelope_matches_the_recording(sim: SimulatorServer) -> None:
     sim.simulator.add({"status": 429, "retry_after": 20})
     response = _post(sim)
-    theirs = json.loads((RECORDED / "errors/dd-trace-py__429_rate_limit_requests_rpm.json").read_text())
+    theirs = json.loads(
+        (RECORDED / "errors/dd-trace-py__429_rate_limit_requests_rpm.json").read_text()
+    )
     assert response.status_code == 429
     assert _shape(response.json()) == _shape(theirs)
     assert response.json()["error"]["code"] == "rate_limit_exceeded"
     assert response.headers["retry-after"] == "20"
     assert response.headers["retry-after-ms"] == "20000"
-    recorded = json.loads((RECORDED / "errors/dd-trace-py__429_rate_limit_requests_rpm.headers.json").read_text())
+    recorded = json.loads(
+        (RECORDED / "errors/dd-trace-py__429_rate_limit_requests_rpm.headers.json").read_text()
+    )
     ratelimit = {k for k in recorded["headers"] if k.startswith("x-ratelimit-")}
     assert ratelimit <= set(response.headers)
 

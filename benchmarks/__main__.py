@@ -1,0 +1,24 @@
+"""Run every benchmark and print its table: ``python -m benchmarks [name ...]``."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import provider_decode
+
+BENCHMARKS = {"provider_decode": provider_decode.main}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    for name in names:
+        BENCHMARKS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
