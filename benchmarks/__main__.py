@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import provider_decode
+from benchmarks import provider_decode, structured_parse
 
-BENCHMARKS = {"provider_decode": provider_decode.main}
+BENCHMARKS = {
+    "structured_parse": structured_parse.main,
+    "provider_decode": provider_decode.main,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -12,12 +12,20 @@ from starlette.routing import Route
 
 from bff import __version__
 from bff.config import Settings
+from bff.demo.tasks import reference_tasks
+from bff.pipeline import Pipeline
 from bff.providers.registry import ProviderRegistry
+from bff.tasks import TaskRegistry
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the app; providers open on first use and close on shutdown."""
+def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlette:
+    """Build the app serving ``tasks`` (the reference tasks by default).
+
+    Providers open on first use and close on shutdown.
+    """
+    tasks = reference_tasks() if tasks is None else tasks
     registry = ProviderRegistry(settings)
+    pipeline = Pipeline(registry.get, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -33,10 +41,13 @@ def create_app(settings: Settings) -> Starlette:
                 "version": __version__,
                 "model": settings.model,
                 "fallbackModels": settings.fallback_models,
+                "tasks": [task.name for task in tasks],
             }
         )
 
     app = Starlette(routes=[Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
     app.state.settings = settings
     app.state.providers = registry
+    app.state.tasks = tasks
+    app.state.pipeline = pipeline
     return app

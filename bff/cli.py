@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--config", type=Path, help="TOML config file (environment wins)")
+    serve.add_argument(
+        "--tasks", metavar="MODULE:ATTR", help="serve these tasks instead of the reference tasks"
+    )
 
     simulate = commands.add_parser("simulate", help="serve the OpenAI-compatible simulator")
     simulate.add_argument("--host", default="127.0.0.1")
@@ -42,15 +45,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from bff.app import create_app
+    from bff.tasks import load_tasks
 
     try:
         settings = load_settings(args.config)
+        tasks = load_tasks(args.tasks) if args.tasks else None
     except ConfigError as exc:
         print(f"bff: invalid setting {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, tasks),
         host=args.host,
         port=args.port,
         log_level=settings.log_level,

@@ -2,6 +2,12 @@
 
     BFFError
     ├── ConfigError                  a setting is missing or malformed
+    ├── OutputError                  the model's output cannot become a valid result
+    │   ├── MalformedOutputError     not JSON, or text around the JSON that is not allowed
+    │   ├── TruncatedOutputError     the JSON never closed (stream end, max_tokens)
+    │   ├── SchemaViolationError     the JSON so far breaks the schema; carries the path
+    │   ├── OutputValidationError    the closed object failed Pydantic validation
+    │   └── RefusalError             the model refused to answer
     └── ProviderError                a model provider failed a call
         ├── RateLimitedError         429; carries the parsed retry-after delay
         ├── ServerError              5xx, or an error reported inside a stream
@@ -21,7 +27,9 @@ from typing import ClassVar
 
 
 class BFFError(Exception):
-    """Base class for every error llm-bff raises on purpose."""
+    """Base class for every error llm-bff raises on purpose; ``kind`` is a short label."""
+
+    kind: ClassVar[str] = "error"
 
 
 class ConfigError(BFFError):
@@ -36,6 +44,8 @@ class ConfigError(BFFError):
 class ProviderError(BFFError):
     """A provider call failed; ``retryable`` says whether trying again may help."""
 
+    kind: ClassVar[str] = "provider_error"
+
     retryable: ClassVar[bool] = True
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
@@ -47,6 +57,8 @@ class ProviderError(BFFError):
 class RateLimitedError(ProviderError):
     """The provider answered 429; ``retry_after`` is its requested delay in seconds."""
 
+    kind: ClassVar[str] = "rate_limited"
+
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message, status=429)
         self.retry_after = retry_after
@@ -55,27 +67,39 @@ class RateLimitedError(ProviderError):
 class ServerError(ProviderError):
     """The provider failed on its side (5xx, or an error event inside a stream)."""
 
+    kind: ClassVar[str] = "server_error"
+
 
 class ProviderTimeoutError(ProviderError):
     """Connecting to the provider, or waiting for its next bytes, timed out."""
+
+    kind: ClassVar[str] = "timeout"
 
 
 class ProviderConnectionError(ProviderError):
     """The connection to the provider could not be made or broke."""
 
+    kind: ClassVar[str] = "connection"
+
 
 class StreamInterruptedError(ProviderConnectionError):
     """The stream ended without a finish reason: a dropped upstream, not a clean end."""
 
+    kind: ClassVar[str] = "interrupted"
+
 
 class ContentFilteredError(ProviderError):
     """The provider's content filter withheld or stopped the output."""
+
+    kind: ClassVar[str] = "content_filter"
 
     retryable: ClassVar[bool] = False
 
 
 class ClientRequestError(ProviderError):
     """The provider rejected the request itself (4xx); retrying cannot help."""
+
+    kind: ClassVar[str] = "client_error"
 
     retryable: ClassVar[bool] = False
 
@@ -90,3 +114,52 @@ class ClientRequestError(ProviderError):
         super().__init__(message, status=status)
         self.code = code
         self.param = param
+
+
+class OutputError(BFFError):
+    """The model's output cannot become a valid result; ``kind`` names the failure."""
+
+    kind: ClassVar[str] = "output"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MalformedOutputError(OutputError):
+    """The output is not JSON, or has text around the JSON that is not allowed."""
+
+    kind: ClassVar[str] = "malformed"
+
+
+class TruncatedOutputError(OutputError):
+    """The JSON never closed: the stream ended or the model ran out of tokens."""
+
+    kind: ClassVar[str] = "truncated"
+
+
+class SchemaViolationError(OutputError):
+    """The JSON so far can no longer match the schema; ``path`` says where."""
+
+    kind: ClassVar[str] = "schema_violation"
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class OutputValidationError(OutputError):
+    """The closed object failed Pydantic validation; ``errors`` are one line each."""
+
+    kind: ClassVar[str] = "validation"
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+class RefusalError(OutputError):
+    """The model refused; ``message`` is its refusal."""
+
+    kind: ClassVar[str] = "refused"

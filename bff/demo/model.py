@@ -10,10 +10,12 @@ from pydantic import BaseModel
 
 from bff.demo.action_plan import extract_action_plan
 from bff.demo.chat import chat_reply
+from bff.demo.ticket import summarize_ticket
 from bff.providers._types import OutputSpec
 
 HEURISTICS: dict[str, Callable[[str], BaseModel]] = {
     "ActionPlan": extract_action_plan,
+    "TicketSummary": summarize_ticket,
 }
 
 

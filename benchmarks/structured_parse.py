@@ -1,0 +1,163 @@
+"""Incremental parse + streaming checks + validation, against the floor and re-parsing.
+
+Documents of about 2 KB, 20 KB and 200 KB of action-plan JSON, cut into
+4-character chunks like real tokens:
+
+(a)  the incremental path: ``JsonStreamParser`` fed the chunks as a network
+     read delivers them when the stream is backlogged (a 64 KB read carries
+     about 256 SSE frames of ~250 bytes, so 256 chunks per feed), with the
+     streaming checks, per-item and final validation;
+(a1) the same, one chunk per feed: a live stream whose tokens arrive one by one;
+(b)  the floor: one ``json.loads`` + ``model_validate`` of the finished text;
+(c)  re-parsing the accumulated buffer on every chunk with jiter's partial
+     mode, then validating against a partial model (what Instructor does);
+(d)  the same with partial-json-parser.
+
+Re-parsing is quadratic: (c) and (d) run while they take under a minute,
+the rest of the table says "skipped". "last token" is the time from feeding
+the final chunk to holding the validated object.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import jiter
+import partial_json_parser
+from pydantic import BaseModel, ConfigDict, Field
+
+from bff.demo.action_plan import UserAction
+from bff.streaming.parser import JsonStreamParser
+from bff.streaming.schema import compile_model
+
+TARGETS = (2_000, 20_000, 200_000)
+CHUNK = 4
+READ = 256
+
+
+class Plan(BaseModel):
+    """An action plan without the 20-item cap, so documents can grow."""
+
+    model_config = ConfigDict(extra="forbid")
+    actions: list[UserAction]
+
+
+class PartialAction(BaseModel):
+    action_type: str | None = None
+    priority: int | None = None
+    summary: str | None = None
+
+
+class PartialPlan(BaseModel):
+    actions: list[PartialAction] = Field(default_factory=list)
+
+
+def document(target: int) -> str:
+    actions = []
+    text = ""
+    while len(text) < target:
+        i = len(actions)
+        actions.append(
+            {
+                "action_type": ("call", "email", "review", "schedule")[i % 4],
+                "priority": i % 5 + 1,
+                "summary": f"Follow up with customer {i} about the renewal of the support contract",
+            }
+        )
+        text = json.dumps({"actions": actions})
+    return text
+
+
+def _timed(run: Callable[[], object], budget: float = 1.0) -> float:
+    """Best time of several runs within about ``budget`` seconds."""
+    best = float("inf")
+    spent = 0.0
+    runs = 0
+    while runs < 3 or (spent < budget and runs < 50):
+        started = time.perf_counter()
+        run()
+        elapsed = time.perf_counter() - started
+        best = min(best, elapsed)
+        spent += elapsed
+        runs += 1
+    return best
+
+
+def incremental(chunks: list[str], per_feed: int) -> BaseModel:
+    parser = JsonStreamParser(ROOT)
+    for start in range(0, len(chunks), per_feed):
+        parser.feed("".join(chunks[start : start + per_feed]))
+    return parser.close()
+
+
+def last_token(chunks: list[str]) -> float:
+    best = float("inf")
+    for _ in range(20):
+        parser = JsonStreamParser(ROOT)
+        parser.feed("".join(chunks[:-1]))
+        started = time.perf_counter()
+        parser.feed(chunks[-1])
+        parser.close()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def floor(text: str) -> BaseModel:
+    return Plan.model_validate(json.loads(text))
+
+
+def reparse_jiter(chunks: list[str]) -> None:
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk
+        PartialPlan.model_validate(jiter.from_json(buffer.encode(), partial_mode="trailing-strings"))
+
+
+def reparse_pjp(chunks: list[str]) -> None:
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk
+        PartialPlan.model_validate(partial_json_parser.loads(buffer))
+
+
+ROOT = compile_model(Plan)
+
+
+def main() -> None:
+    print("\nstructured_parse: one document, cut into 4-character chunks (ms; ratio to the floor)")
+    header = (
+        f"{'size':>8} {'chunks':>7} {'(b) floor':>10} {'(a) incr.':>15} {'(a1) 1/feed':>15} "
+        f"{'(c) jiter':>18} {'(d) pjp':>18} {'a per KB':>9} {'last token':>11}"
+    )
+    print(header)
+    skip_c = skip_d = False
+    for target in TARGETS:
+        text = document(target)
+        chunks = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)]
+        assert incremental(chunks, READ) == floor(text)
+        b = _timed(lambda text=text: floor(text))
+        a = _timed(lambda chunks=chunks: incremental(chunks, READ))
+        a1 = _timed(lambda chunks=chunks: incremental(chunks, 1))
+        cells = []
+        for skip, run in ((skip_c, reparse_jiter), (skip_d, reparse_pjp)):
+            if skip:
+                cells.append(f"{'skipped':>18}")
+                continue
+            started = time.perf_counter()
+            run(chunks)
+            cost = time.perf_counter() - started
+            cells.append(f"{cost * 1e3:>9.1f} {cost / b:>7.0f}x")
+        skip_c = skip_c or "skipped" not in cells[0] and float(cells[0].split()[0]) > 6000
+        skip_d = skip_d or "skipped" not in cells[1] and float(cells[1].split()[0]) > 6000
+        per_kb = a / (len(text) / 1024) * 1e3
+        print(
+            f"{len(text):>8} {len(chunks):>7} {b * 1e3:>10.3f} "
+            f"{a * 1e3:>8.3f} {a / b:>5.2f}x {a1 * 1e3:>8.3f} {a1 / b:>5.2f}x "
+            f"{cells[0]} {cells[1]} {per_kb:>7.1f}us {last_token(chunks) * 1e3:>9.3f}ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The reference tasks the BFF serves by default, each with a safe response."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bff.demo.action_plan import ActionPlan, extract_action_plan
+from bff.demo.ticket import TicketSummary, summarize_ticket
+from bff.tasks import Task, TaskRegistry
+
+MAX_TEXT = 20_000
+
+
+class TextInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="The text to work on.")
+
+
+EXTRACT_ACTION_PLAN: Task[TextInput, ActionPlan] = Task(
+    name="extractActionPlan",
+    description="Find the actions a text asks for, most urgent first.",
+    input_model=TextInput,
+    output_model=ActionPlan,
+    system_prompt=(
+        "You extract action items from the user's text. For each thing the user has to do, "
+        "give its type as a short verb, a priority from 1 (most urgent) to 5 (least), and a "
+        "one-line summary of at most 120 characters. Return at most 20 actions, most urgent "
+        "first, and no actions when the text asks for none."
+    ),
+    safe_response=lambda data: extract_action_plan(data.text),
+)
+
+SUMMARIZE_TICKET: Task[TextInput, TicketSummary] = Task(
+    name="summarizeTicket",
+    description="Condense a support ticket into a headline, labels and key points.",
+    input_model=TextInput,
+    output_model=TicketSummary,
+    system_prompt=(
+        "You triage customer support tickets. Write a headline of at most 60 characters, "
+        "label the sentiment and category, flag it urgent when the customer is blocked or "
+        "losing money, and list at most three key points of at most 80 characters each."
+    ),
+    max_tokens=400,
+    safe_response=lambda data: summarize_ticket(data.text),
+)
+
+
+def reference_tasks() -> TaskRegistry:
+    return TaskRegistry([EXTRACT_ACTION_PLAN, SUMMARIZE_TICKET])

@@ -1,0 +1,107 @@
+"""What a run reports: its events, its metadata and its outcome codes.
+
+A leaf module of plain values; the API layer turns them into GraphQL types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeAlias
+
+from pydantic import BaseModel
+
+
+class Fallback(StrEnum):
+    """How far down the fallback chain the answer came from."""
+
+    NONE = "NONE"
+    MODEL = "MODEL"
+    SAFE_RESPONSE = "SAFE_RESPONSE"
+
+
+class ErrorCode(StrEnum):
+    """Why a run ended without a result."""
+
+    INPUT_REJECTED = "INPUT_REJECTED"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    RATE_LIMITED = "RATE_LIMITED"
+    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+    REFUSED = "REFUSED"
+    TIMEOUT = "TIMEOUT"
+    CANCELLED = "CANCELLED"
+
+
+SAFE_RESPONSE_ROUTE = "safe-response"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One failed attempt: where, why, and the details the next attempt was given."""
+
+    attempt: int
+    model: str
+    kind: str
+    message: str
+
+
+@dataclass(slots=True)
+class RunMeta:
+    run_id: str
+    task: str
+    model: str = ""
+    attempts: int = 0
+    fallback: Fallback = Fallback.NONE
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    errors: list[AttemptRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    run_id: str
+    task: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    attempt: int
+    model: str
+    tokens: int
+    items_validated: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    attempt: int
+    model: str
+    reason: str
+    message: str
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FallingBack:
+    from_model: str
+    to_model: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    output: BaseModel
+    meta: RunMeta
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    code: ErrorCode
+    message: str
+    meta: RunMeta
+
+
+RunEvent: TypeAlias = Started | Progress | Retrying | FallingBack | Completed | Failed
+RunOutcome: TypeAlias = Completed | Failed

@@ -1,0 +1,1 @@
+"""Incremental parsing of streamed JSON, checked against a schema as it arrives."""

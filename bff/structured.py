@@ -1,0 +1,139 @@
+"""One structured call: a provider stream fed into the task's parser, checked as it arrives.
+
+The stream is closed the moment the parser says the output can no longer be
+valid, so no token after a violation is read. A result is accepted only when
+the top-level value has closed, passed validation, and the finish reason says
+the model finished.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from bff.exceptions import (
+    MalformedOutputError,
+    OutputError,
+    ProviderError,
+    RefusalError,
+    TruncatedOutputError,
+)
+from bff.providers._types import (
+    ChatRequest,
+    Finish,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from bff.providers.base import Provider
+from bff.run import Progress
+from bff.streaming.parser import JsonStreamParser
+from bff.tasks import Task
+from bff.tokens import estimate_tokens
+
+
+@dataclass(slots=True)
+class CallResult:
+    """How one call ended: an output, or the error, and what the model produced."""
+
+    output: BaseModel | None
+    error: OutputError | ProviderError | None
+    text: str
+    tool_call_id: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class StructuredCall:
+    """Iterate ``events()`` for progress; ``result`` is set when it ends."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        request: ChatRequest,
+        task: Task[Any, Any],
+        *,
+        attempt: int,
+        route: str,
+        clock: Callable[[], float] = time.monotonic,
+        progress_every: float = 0.1,
+    ) -> None:
+        self._provider = provider
+        self._request = request
+        self._task = task
+        self._attempt = attempt
+        self._route = route
+        self._clock = clock
+        self._progress_every = progress_every
+        self.result: CallResult | None = None
+
+    async def events(self) -> AsyncGenerator[Progress, None]:
+        tools = self._task.output_mode == "tools"
+        parser = JsonStreamParser(
+            self._task.schema_node, allow_preamble=self._task.output_mode == "json_object"
+        )
+        refusal = ""
+        finish: str | None = None
+        usage: Usage | None = None
+        call_id: str | None = None
+        deltas = reported_items = 0
+        last_report = self._clock()
+        output: BaseModel | None = None
+        error: OutputError | ProviderError | None = None
+        try:
+            async with aclosing(self._provider.stream(self._request)) as stream:
+                async for event in stream:
+                    if isinstance(event, TextDelta):
+                        if not tools:
+                            deltas += 1
+                            parser.feed(event.text)
+                    elif isinstance(event, ToolCallDelta):
+                        if tools and event.index == 0:
+                            deltas += 1
+                            call_id = call_id or event.id
+                            parser.feed(event.arguments)
+                    elif isinstance(event, RefusalDelta):
+                        refusal += event.text
+                    elif isinstance(event, Finish):
+                        finish = event.reason
+                    else:
+                        usage = event
+                    now = self._clock()
+                    if (
+                        parser.items_validated != reported_items
+                        or now - last_report >= self._progress_every
+                    ):
+                        reported_items, last_report = parser.items_validated, now
+                        yield Progress(self._attempt, self._route, deltas, reported_items)
+            output = self._accept(parser, finish, refusal)
+        except (OutputError, ProviderError) as exc:
+            error = exc
+        text = parser.text
+        prompt = sum(estimate_tokens(m.content or "") for m in self._request.messages)
+        self.result = CallResult(
+            output,
+            error,
+            text,
+            call_id,
+            usage.prompt_tokens if usage else prompt,
+            usage.completion_tokens if usage else estimate_tokens(text or refusal),
+        )
+
+    def _accept(self, parser: JsonStreamParser, finish: str | None, refusal: str) -> BaseModel:
+        if refusal:
+            raise RefusalError(refusal)
+        if finish == "length":
+            limit = self._request.max_tokens
+            raise TruncatedOutputError(
+                f"the model stopped at max_tokens ({limit}) before it finished the JSON"
+            )
+        accepted = ("stop", "tool_calls") if self._task.output_mode == "tools" else ("stop",)
+        if finish not in accepted:
+            raise MalformedOutputError(f"the model finished with {finish!r}, not {accepted[0]!r}")
+        return parser.close()
