@@ -112,7 +112,9 @@ def reparse_jiter(chunks: list[str]) -> None:
     buffer = ""
     for chunk in chunks:
         buffer += chunk
-        PartialPlan.model_validate(jiter.from_json(buffer.encode(), partial_mode="trailing-strings"))
+        PartialPlan.model_validate(
+            jiter.from_json(buffer.encode(), partial_mode="trailing-strings")
+        )
 
 
 def reparse_pjp(chunks: list[str]) -> None:
@@ -149,8 +151,8 @@ def main() -> None:
             run(chunks)
             cost = time.perf_counter() - started
             cells.append(f"{cost * 1e3:>9.1f} {cost / b:>7.0f}x")
-        skip_c = skip_c or "skipped" not in cells[0] and float(cells[0].split()[0]) > 6000
-        skip_d = skip_d or "skipped" not in cells[1] and float(cells[1].split()[0]) > 6000
+        skip_c = skip_c or ("skipped" not in cells[0] and float(cells[0].split()[0]) > 6000)
+        skip_d = skip_d or ("skipped" not in cells[1] and float(cells[1].split()[0]) > 6000)
         per_kb = a / (len(text) / 1024) * 1e3
         print(
             f"{len(text):>8} {len(chunks):>7} {b * 1e3:>10.3f} "

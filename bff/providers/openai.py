@@ -84,9 +84,13 @@ class OpenAIProvider:
             async with self._client.chat.completions.with_streaming_response.create(
                 **params
             ) as response:
+                done = False
                 async for data in _sse_data(response.iter_lines()):
-                    if data == "[DONE]":
-                        break
+                    # Read on past [DONE] to the end of the body, so the connection
+                    # goes back to the pool instead of being closed.
+                    done = done or data == "[DONE]"
+                    if done:
+                        continue
                     for event in chunk_events(_load_chunk(data)):
                         if type(event) is Finish:
                             finished = True

@@ -220,8 +220,30 @@ def _output_spec(body: Mapping[str, Any]) -> OutputSpec:
         spec = response_format.get("json_schema", {})
         return OutputSpec("json_schema", spec.get("name"), spec.get("schema"))
     if kind == "json_object":
-        return OutputSpec("json_object")
+        schema = _schema_in_prompt(body["messages"])
+        title = schema.get("title") if schema else None
+        return OutputSpec("json_object", title if isinstance(title, str) else None, schema)
     return OutputSpec()
+
+
+def _schema_in_prompt(messages: list[Any]) -> dict[str, Any] | None:
+    """A JSON schema the system prompt spells out, as json_object mode prompts must."""
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") != "system":
+            continue
+        content = message.get("content")
+        if not isinstance(content, str) or "JSON schema" not in content:
+            continue
+        start = content.find("{", content.index("JSON schema"))
+        if start < 0:
+            continue
+        try:
+            schema, _ = json.JSONDecoder().raw_decode(content, start)
+        except ValueError:
+            continue
+        if isinstance(schema, dict):
+            return schema
+    return None
 
 
 class _Answer:
@@ -359,7 +381,8 @@ class _FrameStream:
                 elif index == fault_at and step.fault == "cut":
                     record.outcome = "cut"
                     break
-                elif index and self.delay:
+                elif index:
+                    # Even with no delay, yield so a client hang-up is noticed mid-stream.
                     await anyio.sleep(self.delay)
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
                 record.chunks_sent += 1

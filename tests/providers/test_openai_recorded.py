@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -44,8 +44,10 @@ def _oracle(path: Path) -> Assembled:
 
 
 @pytest.fixture
-def provider(sim: SimulatorServer) -> Iterator[OpenAIProvider]:
-    yield OpenAIProvider(api_key="sk-test", base_url=sim.base_url)
+async def provider(sim: SimulatorServer) -> AsyncIterator[OpenAIProvider]:
+    provider = OpenAIProvider(api_key="sk-test", base_url=sim.base_url)
+    yield provider
+    await provider.aclose()
 
 
 def test_every_recording_is_present() -> None:
@@ -62,7 +64,6 @@ async def test_recorded_stream(sim: SimulatorServer, provider: OpenAIProvider, p
     assert got.calls == expected.calls
     assert got.finish == expected.finish[:1] and len(got.finish) == 1
     assert got.usage == expected.usage
-    await provider.aclose()
 
 
 async def test_json_schema_recording_yields_the_document(
