@@ -11,7 +11,7 @@ objects and lets the provider see a stream that stops without a finish reason
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from bff.exceptions import (
     StreamInterruptedError,
 )
 from bff.providers._retry_after import parse_retry_after
+from bff.providers._sse import SSEDecoder, coalesce
 from bff.providers._strict_schema import to_strict_schema
 from bff.providers._types import (
     ChatRequest,
@@ -79,22 +80,17 @@ class OpenAIProvider:
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
         params = self.request_params(request)
-        finished = False
         try:
             async with self._client.chat.completions.with_streaming_response.create(
                 **params
             ) as response:
-                done = False
-                async for data in _sse_data(response.iter_lines()):
-                    # Read on past [DONE] to the end of the body, so the connection
-                    # goes back to the pool instead of being closed.
-                    done = done or data == "[DONE]"
-                    if done:
-                        continue
-                    for event in chunk_events(_load_chunk(data)):
-                        if type(event) is Finish:
-                            finished = True
+                decoder, reader = SSEDecoder(), _ChunkReader()
+                async for raw in response.iter_bytes():
+                    for event in coalesce(reader.events(decoder.feed(raw))):
                         yield event
+                for event in coalesce(reader.events(decoder.flush())):
+                    yield event
+                finished = reader.finished
         except openai.APIStatusError as exc:
             raise _status_error(exc) from exc
         except openai.APITimeoutError as exc:
@@ -173,20 +169,27 @@ def chunk_events(chunk: Mapping[str, Any]) -> Iterator[ProviderEvent]:
         yield Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
 
 
-async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The data of each server-sent event; comments, ids and event names are skipped."""
-    buffer: list[str] = []
-    async for line in lines:
-        if line.startswith("data:"):
-            buffer.append(line[6:] if line.startswith("data: ") else line[5:])
-        elif not line and buffer:
-            yield "\n".join(buffer)
-            buffer.clear()
-    if buffer:
-        yield "\n".join(buffer)
+class _ChunkReader:
+    """Turns the data of SSE events into provider events, up to ``[DONE]``."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.finished = False
+
+    def events(self, payloads: list[bytes]) -> list[ProviderEvent]:
+        out: list[ProviderEvent] = []
+        for data in payloads:
+            # Past [DONE] the body is read to its end but ignored, so the
+            # connection goes back to the pool instead of being closed.
+            if self.done or data == b"[DONE]":
+                self.done = True
+                continue
+            out.extend(chunk_events(_load_chunk(data)))
+        self.finished = self.finished or any(type(e) is Finish for e in out)
+        return out
 
 
-def _load_chunk(data: str) -> Mapping[str, Any]:
+def _load_chunk(data: bytes) -> Mapping[str, Any]:
     try:
         chunk = json.loads(data)
     except ValueError as exc:
