@@ -24,12 +24,13 @@ SIZES = (100, 1000)
 ROUNDS = 30
 
 
-def _frames(chunks: int) -> bytes:
+def frames(pieces: list[str]) -> bytes:
+    """A whole streamed completion whose content arrives as ``pieces``."""
     writer = ChunkWriter("gpt-4o-mini", include_usage=True)
-    frames = [writer.delta({"role": "assistant", "content": "", "refusal": None})]
-    frames += [writer.delta({"content": " tok"}) for _ in range(chunks)]
-    frames += [writer.delta({}, "stop"), writer.usage(10, chunks), DONE]
-    return b"".join(frames)
+    out = [writer.delta({"role": "assistant", "content": "", "refusal": None})]
+    out += [writer.delta({"content": piece}) for piece in pieces]
+    out += [writer.delta({}, "stop"), writer.usage(10, len(pieces)), DONE]
+    return b"".join(out)
 
 
 def _client(body: bytes) -> httpx2.AsyncClient:
@@ -39,24 +40,26 @@ def _client(body: bytes) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
 
 
-async def _provider(body: bytes) -> float:
+async def provider_decode(body: bytes, rounds: int = ROUNDS) -> float:
+    """CPU seconds the provider spends per streamed completion."""
     provider = OpenAIProvider(api_key="k", base_url="http://sim/v1", http_client=_client(body))
     request = ChatRequest("gpt-4o-mini", (Message("user", "hi"),))
     started = time.process_time()
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         async for _event in provider.stream(request):
             pass
     elapsed = time.process_time() - started
     await provider.aclose()
-    return elapsed / ROUNDS
+    return elapsed / rounds
 
 
-async def _sdk(body: bytes) -> float:
+async def sdk_decode(body: bytes, rounds: int = ROUNDS) -> float:
+    """CPU seconds the SDK spends per streamed completion, building a chunk object per frame."""
     client = openai.AsyncOpenAI(
         api_key="k", base_url="http://sim/v1", max_retries=0, http_client=_client(body)
     )
     started = time.process_time()
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         stream = await client.chat.completions.create(
             model="gpt-4o-mini",
             messages=[{"role": "user", "content": "hi"}],
@@ -67,7 +70,7 @@ async def _sdk(body: bytes) -> float:
             pass
     elapsed = time.process_time() - started
     await client.close()
-    return elapsed / ROUNDS
+    return elapsed / rounds
 
 
 def _best(run: Callable[[bytes], Coroutine[Any, Any, float]], body: bytes) -> float:
@@ -78,8 +81,8 @@ def main() -> None:
     print("\nprovider_decode: CPU per streamed completion (ms), best of 3 x 30 rounds")
     print(f"{'chunks':>8} {'provider':>10} {'SDK chunks':>11} {'SDK / provider':>15}")
     for size in SIZES:
-        body = _frames(size)
-        ours, sdk = _best(_provider, body), _best(_sdk, body)
+        body = frames([" tok"] * size)
+        ours, sdk = _best(provider_decode, body), _best(sdk_decode, body)
         print(f"{size:>8} {ours * 1e3:>10.2f} {sdk * 1e3:>11.2f} {sdk / ours:>14.1f}x")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
@@ -72,3 +73,25 @@ def test_simulate_serves_the_openai_api() -> None:
     url = f"http://127.0.0.1:{port}/v1/models"
     with running([*BFF, "simulate", "--port", str(port)], ready_url=url):
         assert httpx.get(url).json()["object"] == "list"
+
+
+def test_serve_user_tasks(tmp_path: Path) -> None:
+    (tmp_path / "shop_tasks.py").write_text(
+        "from pydantic import BaseModel, Field\n"
+        "from bff.tasks import Task\n"
+        "class Query(BaseModel):\n    question: str\n"
+        "class Answer(BaseModel):\n    answer: str = Field(max_length=200)\n"
+        "TASKS = [Task(name='answerQuestion', description='Answer.', input_model=Query,\n"
+        "              output_model=Answer, system_prompt='Answer briefly.')]\n"
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/healthz"
+    env = clean_env(PYTHONPATH=str(tmp_path))
+    argv = [*BFF, "serve", "--port", str(port), "--tasks", "shop_tasks:TASKS"]
+    with running(argv, ready_url=url, env=env):
+        assert httpx.get(url).json()["tasks"] == ["answerQuestion"]
+    result = subprocess.run(
+        [*BFF, "serve", "--tasks", "shop_tasks:NOPE"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr == ("bff: invalid setting --tasks: 'shop_tasks' has no attribute 'NOPE'\n")
