@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bff.config import Settings
 from bff.demo.action_plan import ActionPlan
@@ -217,3 +220,66 @@ async def test_second_reference_task(sim: SimulatorServer, pipeline: Pipeline) -
         "urgent": True,
         "key_points": ["I am blocked and losing sales"],
     }
+
+
+async def test_three_failures_then_the_safe_response(
+    sim: SimulatorServer, pipeline: Pipeline
+) -> None:
+    sim.simulator.add({"status": 503}, {"fault": "drop"}, {"fault": "schema_violation"})
+    task = replace(EXTRACT_ACTION_PLAN, fallbacks=())
+    events = await _events(pipeline, task)
+    final = events[-1]
+    assert isinstance(final, Completed) and final.meta.fallback == Fallback.SAFE_RESPONSE
+    assert [e.kind for e in final.meta.errors] == [
+        "server_error",
+        "interrupted",
+        "schema_violation",
+    ]
+    assert [type(e).__name__ for e in events if not isinstance(e, Progress)] == [
+        "Started",
+        "Retrying",
+        "Retrying",
+        "FallingBack",
+        "Completed",
+    ]
+    assert len(sim.simulator.wait_until_settled()) == 3
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(min_value=0, max_value=9), st.sampled_from(["priority", "key", "length"]))
+def test_a_violation_anywhere_hangs_up_the_stream(
+    _simulator_server: SimulatorServer, position: int, kind: str
+) -> None:
+    """Wherever the bad item is, the run stops reading there and the simulator sees it."""
+    sim = _simulator_server.simulator
+    sim.reset()
+    items: list[dict[str, Any]] = [
+        {"action_type": "call", "priority": 2, "summary": f"Call customer {i}"} for i in range(10)
+    ]
+    bad = items[position]
+    if kind == "priority":
+        bad["priority"] = 6
+    elif kind == "key":
+        bad["due"] = "tomorrow"
+    else:
+        bad["summary"] = "x" * 121
+    sim.add({"content": json.dumps({"actions": items}), "chunk_delay_s": 0.001})
+    settings_ = Settings(
+        model="sim/gpt-4o",
+        endpoints={"sim": {"base_url": _simulator_server.base_url}},  # type: ignore[dict-item]
+        max_attempts=1,
+    )
+
+    async def run() -> RunEvent:
+        registry = ProviderRegistry(settings_)
+        try:
+            task = replace(EXTRACT_ACTION_PLAN, safe_response=None, fallbacks=())
+            return await Pipeline(registry.get, settings_).execute(task, TEXT)
+        finally:
+            await registry.aclose()
+
+    final = anyio.run(run)
+    assert isinstance(final, Failed) and final.code == ErrorCode.VALIDATION_FAILED
+    assert final.meta.errors[0].message.startswith(f"actions[{position}]")
+    (record,) = sim.wait_until_settled()
+    assert record.hung_up and record.chunks_sent < record.chunks_total

@@ -25,6 +25,8 @@ from bff.exceptions import (
 )
 from bff.streaming.schema import Node
 
+# The C backend, by name: the pure-Python fallback would be tens of times slower.
+_YAJL = ijson.get_backend("yajl2_c")
 _FENCE = re.compile(r"```[\w+-]*[ \t]*\r?\n?")
 _BEFORE, _INSIDE, _AFTER = 0, 1, 2
 _Frame = tuple[Node | None, Any, Any]
@@ -65,7 +67,7 @@ class JsonStreamParser:
         self._allow_preamble = allow_preamble
         self._preamble_limit = preamble_limit
         self._events = ijson.sendable_list()
-        self._coro = ijson.basic_parse_coro(self._events, use_float=True)
+        self._coro = _YAJL.basic_parse_coro(self._events, use_float=True)
         self._state = _BEFORE
         self._pending = ""
         self._parts: list[str] = []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,9 +14,10 @@ BODY = (
     b'data: {"a":1}\n\n'
     b"event: message\r\nid: 7\r\n"
     b'data: {"b":\r\ndata: 2}\r\n\r\n'
-    b"data:[DONE]\n\n"
+    + 'data: {"t":"caf\u00e9 \U0001f600"}\n\n'.encode()
+    + b"data:[DONE]\n\n"
 )
-EVENTS = [b'{"a":1}', b'{"b":\n2}', b"[DONE]"]
+EVENTS = [b'{"a":1}', b'{"b":\n2}', '{"t":"caf\u00e9 \U0001f600"}'.encode(), b"[DONE]"]
 
 
 @given(st.lists(st.integers(min_value=0, max_value=len(BODY)), max_size=20))
@@ -27,6 +29,13 @@ def test_events_survive_any_split_into_reads(cuts: list[int]) -> None:
         got += decoder.feed(BODY[start:end])
     got += decoder.flush()
     assert got == EVENTS
+
+
+def test_multi_byte_characters_split_between_reads() -> None:
+    decoder = SSEDecoder()
+    got = [event for byte in BODY for event in decoder.feed(bytes([byte]))]
+    assert got == EVENTS
+    assert json.loads(got[2]) == {"t": "caf\u00e9 \U0001f600"}
 
 
 def test_a_body_without_the_last_blank_line() -> None:
