@@ -6,11 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from bff import __version__
+from bff.api.chat import chat_endpoint
+from bff.api.graphql_http import GraphQLView
+from bff.api.limits import BodyLimitMiddleware
+from bff.api.schema import build_schema
+from bff.chat import ChatRunner
 from bff.config import Settings
 from bff.demo.tasks import reference_tasks
 from bff.pipeline import Pipeline
@@ -45,7 +51,18 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
             }
         )
 
-    app = Starlette(routes=[Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
+    graphql = GraphQLView(build_schema(tasks, pipeline, settings))
+    chat = chat_endpoint(ChatRunner(registry.get, settings), ping_s=settings.sse_ping_s)
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/chat/stream", chat, methods=["POST"]),
+        ],
+        middleware=[Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)],
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.providers = registry
     app.state.tasks = tasks

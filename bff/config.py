@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     read_timeout_s: float = Field(default=60.0, gt=0)
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    sse_ping_s: float = Field(default=15.0, gt=0)
     demo_chunk_delay_s: float = Field(default=0.012, ge=0, le=5)
     demo_fault_rate: float = Field(default=0.0, ge=0, le=1)
     demo_fault_kinds: Annotated[list[DemoFault], NoDecode] = list(DEMO_FAULTS)

@@ -52,6 +52,8 @@ class Task(Generic[InputT, OutputT]):
     max_tokens: int = 1024
     temperature: float | None = 0.0
     safe_response: Callable[[InputT], OutputT] | None = None
+    result_field: str | None = None
+    """The field of the GraphQL result type holding the object (default: the model's name)."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

@@ -29,6 +29,7 @@ EXTRACT_ACTION_PLAN: Task[TextInput, ActionPlan] = Task(
         "first, and no actions when the text asks for none."
     ),
     safe_response=lambda data: extract_action_plan(data.text),
+    result_field="plan",
 )
 
 SUMMARIZE_TICKET: Task[TextInput, TicketSummary] = Task(
@@ -43,6 +44,7 @@ SUMMARIZE_TICKET: Task[TextInput, TicketSummary] = Task(
     ),
     max_tokens=400,
     safe_response=lambda data: summarize_ticket(data.text),
+    result_field="summary",
 )
 
 

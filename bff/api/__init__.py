@@ -1,0 +1,1 @@
+"""The API edge: GraphQL for validated task results, SSE for plain chat."""

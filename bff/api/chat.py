@@ -1,0 +1,71 @@
+"""``POST /chat/stream``: chat tokens over server-sent events (sse-starlette).
+
+Events: ``token`` (``{"text"}``) as text arrives, then exactly one ``done``
+(usage and run metadata) or ``error`` (``{"code", "message"}``). Each event
+has an id; comment pings keep idle connections open; headers ask proxies not
+to buffer or cache. When the client goes away the run is cancelled and the
+upstream request closed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import asdict
+
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bff.chat import ChatBody, ChatDone, ChatFailed, ChatRunner, Token
+from bff.providers._types import Message
+from bff.run import ErrorCode
+from bff.streaming.parser import format_errors
+
+
+def _event(name: str, number: int, data: dict[str, object]) -> bytes:
+    payload = json.dumps(data, separators=(",", ":"))
+    return f"event: {name}\r\nid: {number}\r\ndata: {payload}\r\n\r\n".encode()
+
+
+async def _events(runner: ChatRunner, messages: tuple[Message, ...]) -> AsyncIterator[bytes]:
+    number = 0
+    async with aclosing(runner.stream(messages)) as stream:
+        async for event in stream:
+            number += 1
+            if isinstance(event, Token):
+                yield _event("token", number, {"text": event.text})
+            elif isinstance(event, ChatDone):
+                done = asdict(event)
+                done["fallback"] = event.fallback.value
+                yield _event("done", number, _camel(done))
+            elif isinstance(event, ChatFailed):
+                yield _event("error", number, {"code": event.code.value, "message": event.message})
+
+
+def _camel(data: dict[str, object]) -> dict[str, object]:
+    def camel(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    return {camel(key): value for key, value in data.items()}
+
+
+def chat_endpoint(runner: ChatRunner, *, ping_s: float) -> Callable[[Request], Awaitable[Response]]:
+    async def chat_stream(request: Request) -> Response:
+        try:
+            body = ChatBody.model_validate_json(await request.body())
+        except ValidationError as exc:
+            message = "; ".join(format_errors(exc))
+            error = {"code": ErrorCode.INPUT_REJECTED.value, "message": message}
+            return JSONResponse({"error": error}, status_code=400)
+        messages = tuple(Message(m.role, m.content) for m in body.messages)
+        return EventSourceResponse(
+            _events(runner, messages),
+            ping=ping_s,
+            headers={"Cache-Control": "no-cache, no-transform"},
+        )
+
+    return chat_stream

@@ -1,0 +1,183 @@
+"""The GraphQL schema, built from the task registry.
+
+Per task: a mutation and a subscription named after it, taking the input
+model's fields as arguments. The mutation returns ``<Output>Result`` (the
+validated object and its ``meta``) or ``TaskError``; the subscription sends
+progress events, then that same payload, last. Errors a user can act on are
+data, never top-level ``errors``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Annotated, Any, Union, cast
+
+import strawberry
+from pydantic import BaseModel, ValidationError
+from strawberry.scalars import JSON
+
+from bff import __version__, run
+from bff.api import types as gql
+from bff.api.generate import TypeFactory, input_to_python
+from bff.config import Settings
+from bff.pipeline import Pipeline
+from bff.streaming.parser import format_errors
+from bff.tasks import Task, TaskRegistry
+
+
+def _pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def _lower(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+class _TaskTypes:
+    """The generated types of one task, and how to turn an outcome into its payload."""
+
+    def __init__(
+        self, task: Task[Any, Any], factory: TypeFactory, results: dict[type, type]
+    ) -> None:
+        self.task = task
+        model = task.output_model
+        result = results.get(model)
+        if result is None:
+            field = task.result_field or _lower(model.__name__)
+            data_type = factory.output(model)
+            cls = type(f"{model.__name__}Result", (), {"__module__": __name__})
+            cls.__annotations__ = {field: data_type, "meta": gql.RunMeta}
+            setattr(cls, field, strawberry.field(description=f"The validated {model.__name__}."))
+            result = results[model] = strawberry.type(
+                cls,
+                name=f"{model.__name__}Result",
+                description=f"A validated {model.__name__} and how the run went.",
+            )
+        self.result = result
+        self.field = next(iter(result.__annotations__))
+        self.payload = Annotated[
+            Union[result, gql.TaskError],  # noqa: UP007 - strawberry needs a typing Union here
+            strawberry.union(f"{_pascal(task.name)}Payload"),
+        ]
+        self.event = Annotated[
+            Union[  # noqa: UP007
+                gql.RunStarted,
+                gql.RunProgress,
+                gql.RunRetrying,
+                gql.RunFallingBack,
+                result,
+                gql.TaskError,
+            ],
+            strawberry.union(f"{_pascal(task.name)}Event"),
+        ]
+        self.arguments = factory.arguments(task.input_model)
+
+    def outcome(self, outcome: run.RunOutcome) -> Any:
+        if isinstance(outcome, run.Completed):
+            return self.result(**{self.field: outcome.output, "meta": gql.RunMeta.of(outcome.meta)})
+        return gql.TaskError(
+            code=outcome.code, message=outcome.message, meta=gql.RunMeta.of(outcome.meta)
+        )
+
+    def parse_input(self, kwargs: dict[str, Any]) -> BaseModel | gql.TaskError:
+        try:
+            data: BaseModel = self.task.input_model.model_validate(input_to_python(kwargs))
+            return data
+        except ValidationError as exc:
+            meta = run.RunMeta(run_id=uuid.uuid4().hex, task=self.task.name)
+            return gql.TaskError(
+                code=run.ErrorCode.INPUT_REJECTED,
+                message="; ".join(format_errors(exc)),
+                meta=gql.RunMeta.of(meta),
+            )
+
+
+def _with_signature(func: Callable[..., Any], params: list[inspect.Parameter], returns: Any) -> Any:
+    func.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
+    func.__annotations__ = {p.name: p.annotation for p in params} | {"return": returns}
+    return func
+
+
+def _mutation(types: _TaskTypes, pipeline: Pipeline) -> Any:
+    async def resolve(**kwargs: Any) -> Any:
+        data = types.parse_input(kwargs)
+        if isinstance(data, gql.TaskError):
+            return data
+        return types.outcome(await pipeline.execute(types.task, data))
+
+    resolver = _with_signature(resolve, types.arguments, types.payload)
+    return strawberry.mutation(resolver=resolver, description=types.task.description)
+
+
+def _subscription(types: _TaskTypes, pipeline: Pipeline) -> Any:
+    async def subscribe(**kwargs: Any) -> AsyncGenerator[Any, None]:
+        data = types.parse_input(kwargs)
+        if isinstance(data, gql.TaskError):
+            yield data
+            return
+        # Closing the subscription closes this generator, which closes the run and
+        # with it the upstream request.
+        async with aclosing(pipeline.run(types.task, data)) as events:
+            async for event in events:
+                if isinstance(event, run.Completed | run.Failed):
+                    yield types.outcome(event)
+                    return
+                yield gql.progress_event(event)
+
+    returns = AsyncGenerator[types.event, None]  # type: ignore[name-defined]
+    resolver = _with_signature(subscribe, types.arguments, returns)
+    return strawberry.subscription(
+        resolver=resolver,
+        description=f"{types.task.description} Sends progress, then the result, last.",
+    )
+
+
+def build_schema(tasks: TaskRegistry, pipeline: Pipeline, settings: Settings) -> strawberry.Schema:
+    factory = TypeFactory()
+    results: dict[type, type] = {}
+    per_task = [_TaskTypes(task, factory, results) for task in tasks]
+
+    infos = [
+        gql.TaskInfo(
+            name=t.name,
+            description=t.description,
+            output_mode=t.output_mode,
+            input_schema=cast(JSON, t.input_model.model_json_schema()),
+            output_schema=cast(JSON, t.json_schema),
+        )
+        for t in tasks
+    ]
+
+    def tasks_info() -> list[gql.TaskInfo]:
+        return infos
+
+    def health() -> gql.Health:
+        return gql.Health(
+            status="ok",
+            version=__version__,
+            model=settings.model,
+            fallback_models=list(settings.fallback_models),
+        )
+
+    query = strawberry.type(
+        type(
+            "Query",
+            (),
+            {
+                "tasks": strawberry.field(resolver=tasks_info, description="The tasks served."),
+                "health": strawberry.field(
+                    resolver=health, description="Whether the BFF is up, and what it routes to."
+                ),
+            },
+        )
+    )
+    mutation = strawberry.type(
+        type("Mutation", (), {t.task.name: _mutation(t, pipeline) for t in per_task})
+    )
+    subscription = strawberry.type(
+        type("Subscription", (), {t.task.name: _subscription(t, pipeline) for t in per_task})
+    )
+    return strawberry.Schema(query=query, mutation=mutation, subscription=subscription)

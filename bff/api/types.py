@@ -1,0 +1,137 @@
+"""The GraphQL types every schema has, whatever tasks it serves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from bff import run
+
+TaskErrorCode = strawberry.enum(
+    run.ErrorCode, name="TaskErrorCode", description="Why a run gave no result."
+)
+FallbackKind = strawberry.enum(
+    run.Fallback,
+    name="FallbackKind",
+    description="How far down the fallback chain the answer came from.",
+)
+
+
+@strawberry.type(description="A failed attempt within a run.")
+class AttemptError:
+    attempt: int
+    model: str
+    kind: str = strawberry.field(description="malformed, schema_violation, rate_limited, ...")
+    message: str
+
+
+@strawberry.type(description="How a run went.")
+class RunMeta:
+    run_id: strawberry.ID
+    task: str
+    model: str = strawberry.field(description="The route that answered, or safe-response.")
+    attempts: int
+    fallback: FallbackKind  # type: ignore[valid-type]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+    errors: list[AttemptError]
+
+    @classmethod
+    def of(cls, meta: run.RunMeta) -> RunMeta:
+        return cls(
+            run_id=strawberry.ID(meta.run_id),
+            task=meta.task,
+            model=meta.model,
+            attempts=meta.attempts,
+            fallback=meta.fallback,
+            prompt_tokens=meta.prompt_tokens,
+            completion_tokens=meta.completion_tokens,
+            latency_ms=round(meta.latency_ms, 3),
+            errors=[
+                AttemptError(attempt=e.attempt, model=e.model, kind=e.kind, message=e.message)
+                for e in meta.errors
+            ],
+        )
+
+
+@strawberry.type(description="A run that ended without a result; the code says why.")
+class TaskError:
+    code: TaskErrorCode  # type: ignore[valid-type]
+    message: str
+    meta: RunMeta
+
+
+@strawberry.type(description="A run began.")
+class RunStarted:
+    run_id: strawberry.ID
+    task: str
+    model: str
+
+
+@strawberry.type(
+    description="Output is arriving: deltas received, array elements validated so far."
+)
+class RunProgress:
+    attempt: int
+    model: str
+    tokens: int
+    items_validated: int
+
+
+@strawberry.type(description="An attempt failed; another follows.")
+class RunRetrying:
+    attempt: int
+    model: str
+    reason: str
+    message: str
+
+
+@strawberry.type(
+    description="A model route gave up; the next one (or the safe response) takes over."
+)
+class RunFallingBack:
+    from_model: str
+    to_model: str
+    reason: str
+
+
+def progress_event(event: run.RunEvent) -> Any:
+    """The GraphQL object for a progress event (not for the final outcome)."""
+    if isinstance(event, run.Started):
+        return RunStarted(run_id=strawberry.ID(event.run_id), task=event.task, model=event.model)
+    if isinstance(event, run.Progress):
+        return RunProgress(
+            attempt=event.attempt,
+            model=event.model,
+            tokens=event.tokens,
+            items_validated=event.items_validated,
+        )
+    if isinstance(event, run.Retrying):
+        return RunRetrying(
+            attempt=event.attempt, model=event.model, reason=event.reason, message=event.message
+        )
+    if isinstance(event, run.FallingBack):
+        return RunFallingBack(
+            from_model=event.from_model, to_model=event.to_model, reason=event.reason
+        )
+    raise TypeError(f"not a progress event: {event!r}")
+
+
+@strawberry.type(description="A task this BFF serves.")
+class TaskInfo:
+    name: str
+    description: str
+    output_mode: str
+    input_schema: JSON
+    output_schema: JSON
+
+
+@strawberry.type(description="Whether the BFF is up, and what it routes to.")
+class Health:
+    status: str
+    version: str
+    model: str
+    fallback_models: list[str]

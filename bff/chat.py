@@ -1,0 +1,134 @@
+"""Plain chat: tokens relayed as they arrive, with the same routes and retries as tasks.
+
+A failure before the first token may be retried or fall back to the next
+route; after the first token the stream ends with an error, never a silent
+restart that would repeat text. Chat text never goes through the validator.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bff.config import Settings
+from bff.exceptions import ProviderError, StreamInterruptedError
+from bff.pipeline import ProviderResolver, error_code
+from bff.providers._types import ChatRequest, Finish, Message, RefusalDelta, TextDelta, Usage
+from bff.routes import parse_route
+from bff.run import ErrorCode, Fallback
+from bff.tokens import estimate_tokens
+
+MAX_MESSAGES = 100
+MAX_MESSAGE_CHARS = 32_000
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class ChatBody(BaseModel):
+    """The body of ``POST /chat/stream``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDone:
+    run_id: str
+    model: str
+    attempts: int
+    fallback: Fallback
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChatFailed:
+    code: ErrorCode
+    message: str
+
+
+ChatEvent = Token | ChatDone | ChatFailed
+
+
+class ChatRunner:
+    """Streams one chat; see the module docstring."""
+
+    def __init__(
+        self,
+        providers: ProviderResolver,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._providers = providers
+        self._settings = settings
+        self._clock = clock
+
+    async def stream(self, messages: tuple[Message, ...]) -> AsyncGenerator[ChatEvent, None]:
+        started = self._clock()
+        routes = [self._settings.model, *self._settings.fallback_models]
+        attempts = 0
+        last_error: ProviderError | None = None
+        for index, route_text in enumerate(routes):
+            route = parse_route(route_text)
+            provider = self._providers(route)
+            for _ in range(self._settings.max_attempts):
+                attempts += 1
+                sent = ""
+                finish = "stop"
+                usage: Usage | None = None
+                try:
+                    request = ChatRequest(route.model, messages)
+                    async with aclosing(provider.stream(request)) as stream:
+                        async for event in stream:
+                            if isinstance(event, TextDelta | RefusalDelta):
+                                sent += event.text
+                                yield Token(event.text)
+                            elif isinstance(event, Finish):
+                                finish = event.reason
+                            elif isinstance(event, Usage):
+                                usage = event
+                except ProviderError as exc:
+                    if sent:
+                        yield ChatFailed(
+                            error_code(exc),
+                            f"the stream broke after {len(sent)} characters: {exc}",
+                        )
+                        return
+                    last_error = exc
+                    if not exc.retryable:
+                        break
+                    continue
+                prompt = sum(estimate_tokens(m.content or "") for m in messages)
+                yield ChatDone(
+                    run_id=uuid.uuid4().hex,
+                    model=route_text,
+                    attempts=attempts,
+                    fallback=Fallback.MODEL if index else Fallback.NONE,
+                    finish_reason=finish,
+                    prompt_tokens=usage.prompt_tokens if usage else prompt,
+                    completion_tokens=usage.completion_tokens if usage else estimate_tokens(sent),
+                    latency_ms=round((self._clock() - started) * 1000, 3),
+                )
+                return
+        error = last_error or StreamInterruptedError("no route answered")
+        yield ChatFailed(error_code(error), str(error))
