@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
         "--tasks", metavar="MODULE:ATTR", help="serve these tasks instead of the reference tasks"
     )
 
+    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument(
+        "--tasks",
+        metavar="MODULE:ATTR",
+        help="the schema for these tasks instead of the reference tasks",
+    )
+
     simulate = commands.add_parser("simulate", help="serve the OpenAI-compatible simulator")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=9100)
@@ -40,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "export-schema":
+        return _export_schema(args)
     return _simulate(args)
 
 
@@ -63,6 +72,26 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),
     )
     uvicorn.Server(config).run()
+    return 0
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from bff.api.schema import build_schema
+    from bff.config import Settings
+    from bff.demo.tasks import reference_tasks
+    from bff.pipeline import Pipeline
+    from bff.providers.registry import ProviderRegistry
+    from bff.tasks import load_tasks
+
+    try:
+        tasks = load_tasks(args.tasks) if args.tasks else reference_tasks()
+    except ConfigError as exc:
+        print(f"bff: invalid setting {exc}", file=sys.stderr)
+        return 2
+    # The schema depends on the tasks only; default settings keep the output stable.
+    settings = Settings.model_construct()
+    pipeline = Pipeline(ProviderRegistry(settings).get, settings)
+    print(build_schema(tasks, pipeline, settings).as_str())
     return 0
 
 

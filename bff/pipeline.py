@@ -109,7 +109,7 @@ class Pipeline:
         last_error: BFFError | None = None
         for index, route in enumerate(routes):
             if index:
-                reason = last_error.__class__.__name__ if last_error else "unavailable"
+                reason = last_error.kind if last_error else "unavailable"
                 yield FallingBack(routes[index - 1], route, reason)
             meta.model = route
             provider = self._providers(parse_route(route))

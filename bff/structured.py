@@ -8,6 +8,7 @@ the model finished.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -83,7 +84,7 @@ class StructuredCall:
         usage: Usage | None = None
         call_id: str | None = None
         deltas = reported_items = 0
-        last_report = self._clock()
+        last_report = -math.inf  # the first delta is reported at once
         output: BaseModel | None = None
         error: OutputError | ProviderError | None = None
         try:
@@ -105,7 +106,7 @@ class StructuredCall:
                     else:
                         usage = event
                     now = self._clock()
-                    if (
+                    if deltas and (
                         parser.items_validated != reported_items
                         or now - last_report >= self._progress_every
                     ):

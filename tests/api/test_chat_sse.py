@@ -1,0 +1,113 @@
+"""POST /chat/stream over real HTTP: tokens, then exactly one done or error."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from bff.testing.server import SimulatorServer
+from tests.api.conftest import BffFactory
+from tests.api.helpers import sse_events
+
+MESSAGES = {"messages": [{"role": "user", "content": "Tell me about lighthouses and fog."}]}
+
+
+def _chat(url: str, body: Any = MESSAGES) -> httpx.Response:
+    return httpx.post(f"{url}/chat/stream", json=body, timeout=30)
+
+
+def test_tokens_then_done(bff: BffFactory, sim: SimulatorServer) -> None:
+    response = _chat(bff().url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert response.headers["x-accel-buffering"] == "no"
+    assert response.headers["cache-control"] == "no-cache, no-transform"
+    events = sse_events(response.text)
+    names = [name for name, _, _ in events]
+    assert names[-1] == "done" and set(names[:-1]) == {"token"}
+    assert [int(event_id) for _, event_id, _ in events] == list(range(1, len(events) + 1))
+    text = "".join(data["text"] for name, _, data in events if name == "token")
+    assert text.startswith("You asked about") and "lighthouses" in text
+    done = events[-1][2]
+    assert done["model"] == "sim/gpt-4o" and done["attempts"] == 1
+    assert done["fallback"] == "NONE" and done["finishReason"] == "stop"
+    assert done["completionTokens"] > 0 and done["promptTokens"] > 0
+    (record,) = sim.simulator.requests
+    assert "response_format" not in record.body and record.body["stream"] is True
+
+
+def test_failures_before_the_first_token_are_retried(bff: BffFactory, sim: SimulatorServer) -> None:
+    sim.simulator.add({"status": 429}, {"status": 503}, model="gpt-4o")
+    events = sse_events(_chat(bff().url).text)
+    assert events[-1][0] == "done" and events[-1][2]["attempts"] == 3
+
+
+def test_fallback_route_before_the_first_token(bff: BffFactory, sim: SimulatorServer) -> None:
+    sim.simulator.add({"status": 404, "error_message": "gone"}, model="gpt-4o")
+    events = sse_events(_chat(bff(fallback_models=["sim/gpt-4o-mini"]).url).text)
+    done = events[-1][2]
+    assert (done["model"], done["fallback"], done["attempts"]) == ("sim/gpt-4o-mini", "MODEL", 2)
+
+
+def test_a_break_after_the_first_token_ends_in_error(bff: BffFactory, sim: SimulatorServer) -> None:
+    sim.simulator.add({"fault": "drop", "fault_after_chunks": 5})
+    events = sse_events(_chat(bff().url).text)
+    names = [name for name, _, _ in events]
+    assert names[-1] == "error" and "done" not in names and names.count("error") == 1
+    assert names[:-1] and set(names[:-1]) == {"token"}
+    error = events[-1][2]
+    assert error["code"] == "PROVIDER_UNAVAILABLE"
+    assert error["message"].startswith("the stream broke after")
+    assert len(sim.simulator.requests) == 1  # never restarted: no repeated text
+
+
+def test_errors_when_every_attempt_fails(bff: BffFactory, sim: SimulatorServer) -> None:
+    sim.simulator.add({"status": 429, "repeat": 3})
+    events = sse_events(_chat(bff().url).text)
+    assert [name for name, _, _ in events] == ["error"]
+    assert events[0][2]["code"] == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"messages": []}, "at least 1 item"),
+        ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role"),
+        ({"messages": [{"role": "user"}]}, "messages[0].content: Field required"),
+        ({"prompt": "hi"}, "messages: Field required"),
+        ("not an object", "Input should be an object"),
+    ],
+)
+def test_bad_bodies_get_400(bff: BffFactory, body: Any, fragment: str) -> None:
+    response = _chat(bff().url, body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "INPUT_REJECTED" and fragment in error["message"]
+
+
+def test_not_json_gets_400(bff: BffFactory) -> None:
+    response = httpx.post(f"{bff().url}/chat/stream", content=b"{oops")
+    assert response.status_code == 400 and "Invalid JSON" in response.json()["error"]["message"]
+
+
+def test_disconnect_closes_the_upstream(bff: BffFactory, sim: SimulatorServer) -> None:
+    sim.simulator.add({"chunk_delay_s": 0.05})
+    server = bff()
+    with httpx.stream("POST", f"{server.url}/chat/stream", json=MESSAGES, timeout=30) as response:
+        for line in response.iter_lines():
+            if line.startswith("event: token"):
+                break
+    started = time.monotonic()
+    (record,) = sim.simulator.wait_until_settled(timeout=5)
+    assert record.hung_up and record.chunks_sent < record.chunks_total
+    assert time.monotonic() - started < 1.0
+
+
+def test_keep_alive_pings(bff: BffFactory, sim: SimulatorServer) -> None:
+    sim.simulator.add({"first_token_delay_s": 0.6})
+    response = httpx.post(f"{bff(sse_ping_s=0.2).url}/chat/stream", json=MESSAGES, timeout=30)
+    assert response.text.count(": ping") >= 2
+    assert sse_events(response.text)[-1][0] == "done"
