@@ -70,6 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         ws="websockets-sansio",
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),
+        timeout_keep_alive=math.ceil(settings.keep_alive_s),
     )
     uvicorn.Server(config).run()
     return 0
@@ -99,7 +100,10 @@ def _simulate(args: argparse.Namespace) -> int:
     from bff.testing.simulator import Simulator
 
     simulator = Simulator(chunk_delay=args.chunk_delay)
-    uvicorn.run(simulator.app, host=args.host, port=args.port, log_level="warning")
+    # A long keep-alive, as real providers have: load tests reuse their connections.
+    uvicorn.run(
+        simulator.app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75
+    )
     return 0
 
 

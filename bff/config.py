@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=60.0, gt=0)
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
+    keep_alive_s: float = Field(default=75.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     sse_ping_s: float = Field(default=15.0, gt=0)
