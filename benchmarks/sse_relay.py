@@ -110,11 +110,12 @@ def main() -> None:
         )
         sim_argv = [sys.executable, "-m", "bff.cli", "simulate", "--port", str(sim_port)]
         bff_argv = [sys.executable, "-m", "bff.cli", "serve", "--port", str(bff_port)]
+        bff_argv += ["--config", str(config)]
         bff_env = {**env, "BFF_LOG_LEVEL": "warning"}
         with (
             _process(sim_argv, f"http://127.0.0.1:{sim_port}/v1/models", env),
             _process(
-                bff_argv + ["--config", str(config)],
+                bff_argv,
                 f"http://127.0.0.1:{bff_port}/healthz",
                 bff_env,
             ),

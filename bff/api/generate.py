@@ -9,9 +9,11 @@ non-null types) travels as the ``JSON`` scalar.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import decimal
+import functools
 import inspect
 import types
 import uuid
@@ -83,20 +85,27 @@ class TypeFactory:
         for field, info in model.model_fields.items():
             default = _default(info)
             kwargs: dict[str, Any] = {"description": info.description}
-            if default is not inspect.Parameter.empty:
+            if isinstance(default, list | dict | set):
+                kwargs["default_factory"] = functools.partial(copy.deepcopy, default)
+            elif default is not inspect.Parameter.empty:
                 kwargs["default"] = default
             setattr(cls, field, strawberry.field(**kwargs))
         return strawberry.input(cls, name=name, description=_doc(model))
 
     def arguments(self, model: type[BaseModel]) -> list[inspect.Parameter]:
-        """Keyword parameters for a resolver taking ``model``'s fields as arguments."""
+        """Keyword parameters for a resolver taking ``model``'s fields as arguments.
+
+        A mutable default (a list, say) cannot be a parameter default: such an
+        argument is optional and, when omitted, arrives as UNSET and is left out,
+        so Pydantic applies the default.
+        """
         params = []
         for field, info in model.model_fields.items():
-            annotation = Annotated[  # type: ignore[valid-type]
-                self._annotation(info.annotation, output=False),
-                strawberry.argument(description=info.description),
-            ]
+            tp = self._annotation(info.annotation, output=False)
             default = _default(info)
+            if isinstance(default, list | dict | set):
+                tp, default = tp | None, strawberry.UNSET
+            annotation = Annotated[tp, strawberry.argument(description=info.description)]  # type: ignore[valid-type]
             extra = {} if default is inspect.Parameter.empty else {"default": default}
             params.append(
                 inspect.Parameter(
@@ -139,7 +148,10 @@ class TypeFactory:
 
 
 def input_to_python(value: Any) -> Any:
-    """Strawberry argument values (input objects, enums) as plain data for Pydantic."""
+    """Strawberry argument values (input objects, enums) as plain data for Pydantic;
+    arguments left UNSET are dropped so that Pydantic's defaults apply."""
+    if isinstance(value, dict):
+        return {k: input_to_python(v) for k, v in value.items() if v is not strawberry.UNSET}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: input_to_python(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list):
