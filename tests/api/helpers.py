@@ -14,20 +14,27 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
-_FRAGMENT_USE = re.compile(r"\.\.\.(\w+)")
+_SPREAD = re.compile(r"\.\.\.(\w+)")
+
+
+def _fragments() -> dict[str, str]:
+    text = (OPERATIONS / "fragments.graphql").read_text()
+    parts = re.split(r"^(?=fragment )", text, flags=re.MULTILINE)
+    return {p.split()[1]: p.strip() for p in parts if p.startswith("fragment ")}
 
 
 def operation(name: str) -> str:
     """An operation from graphql/operations/, with the fragments it spreads."""
     text = (OPERATIONS / f"{name}.graphql").read_text()
-    fragments = {
-        match.group(1)
-        for match in _FRAGMENT_USE.finditer(text)
-        if not text[match.end() :].lstrip().startswith("{")
-    }
-    for fragment in sorted(fragments):
-        text += "\n" + (OPERATIONS / f"{fragment.removesuffix('Fields')}.graphql").read_text()
-    return text
+    fragments = _fragments()
+    needed: list[str] = []
+    pending = _SPREAD.findall(text)
+    while pending:
+        fragment = pending.pop()
+        if fragment in fragments and fragment not in needed:
+            needed.append(fragment)
+            pending += _SPREAD.findall(fragments[fragment])
+    return "\n\n".join([text, *(fragments[f] for f in sorted(needed))])
 
 
 def mutate(url: str, name: str, **variables: Any) -> dict[str, Any]:
@@ -105,3 +112,7 @@ def sse_events(text: str) -> list[tuple[str, str, dict[str, Any]]]:
                 (fields.get("event", "message"), fields.get("id", ""), json.loads(fields["data"]))
             )
     return out
+
+
+def fragment_names() -> list[str]:
+    return sorted(_fragments())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from graphql import build_schema, parse, validate
-from tests.api.helpers import OPERATIONS, operation
+from tests.api.helpers import OPERATIONS, fragment_names, operation
 from tests.processes import BFF
 
 SDL = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
@@ -22,12 +22,18 @@ def test_schema_file_matches_export_schema() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", sorted(p.stem for p in OPERATIONS.glob("*.graphql") if p.stem != "RunMeta")
+    "name", sorted(p.stem for p in OPERATIONS.glob("*.graphql") if p.stem != "fragments")
 )
 def test_operation_is_valid_against_the_schema(name: str) -> None:
     schema = build_schema(SDL.read_text())
     errors = validate(schema, parse(operation(name)))
     assert errors == []
+
+
+def test_every_fragment_is_used() -> None:
+    used = "".join(operation(p.stem) for p in OPERATIONS.glob("*.graphql") if p.stem != "fragments")
+    for fragment in fragment_names():
+        assert f"fragment {fragment} " in used, fragment
 
 
 def test_a_broken_operation_would_be_caught() -> None:
