@@ -52,7 +52,9 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
         )
 
     graphql = GraphQLView(build_schema(tasks, pipeline, settings))
-    chat = chat_endpoint(ChatRunner(registry.get, settings), ping_s=settings.sse_ping_s)
+    chat = chat_endpoint(
+        ChatRunner(registry.get, settings, plans=pipeline.plan), ping_s=settings.sse_ping_s
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),

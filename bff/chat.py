@@ -7,9 +7,10 @@ restart that would repeat text. Chat text never goes through the validator.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
@@ -17,9 +18,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bff.config import Settings
-from bff.exceptions import ProviderError, StreamInterruptedError
-from bff.pipeline import ProviderResolver, error_code
+from bff.exceptions import BFFError, ProviderError
+from bff.pipeline import ProviderResolver, error_code, final_error
 from bff.providers._types import ChatRequest, Finish, Message, RefusalDelta, TextDelta, Usage
+from bff.resilience.plan import AttemptPlan
 from bff.routes import parse_route
 from bff.run import ErrorCode, Fallback
 from bff.tokens import estimate_tokens
@@ -70,65 +72,70 @@ ChatEvent = Token | ChatDone | ChatFailed
 
 
 class ChatRunner:
-    """Streams one chat; see the module docstring."""
+    """Streams one chat; see the module docstring. ``plans`` makes the attempt plan of a
+    request (the pipeline's, so chat and tasks share circuit breakers)."""
 
     def __init__(
         self,
         providers: ProviderResolver,
         settings: Settings,
         *,
+        plans: Callable[[list[str]], AttemptPlan],
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._providers = providers
         self._settings = settings
+        self._plans = plans
         self._clock = clock
+        self._sleep = sleep
 
     async def stream(self, messages: tuple[Message, ...]) -> AsyncGenerator[ChatEvent, None]:
         started = self._clock()
-        routes = [self._settings.model, *self._settings.fallback_models]
-        attempts = 0
-        last_error: ProviderError | None = None
-        for index, route_text in enumerate(routes):
-            route = parse_route(route_text)
-            provider = self._providers(route)
-            for _ in range(self._settings.max_attempts):
-                attempts += 1
-                sent = ""
-                finish = "stop"
-                usage: Usage | None = None
-                try:
-                    request = ChatRequest(route.model, messages)
-                    async with aclosing(provider.stream(request)) as stream:
-                        async for event in stream:
-                            if isinstance(event, TextDelta | RefusalDelta):
-                                sent += event.text
-                                yield Token(event.text)
-                            elif isinstance(event, Finish):
-                                finish = event.reason
-                            elif isinstance(event, Usage):
-                                usage = event
-                except ProviderError as exc:
-                    if sent:
-                        yield ChatFailed(
-                            error_code(exc),
-                            f"the stream broke after {len(sent)} characters: {exc}",
-                        )
-                        return
-                    last_error = exc
-                    if not exc.retryable:
-                        break
-                    continue
-                prompt = sum(estimate_tokens(m.content or "") for m in messages)
-                yield ChatDone(
-                    run_id=uuid.uuid4().hex,
-                    model=route_text,
-                    attempts=attempts,
-                    fallback=Fallback.MODEL if index else Fallback.NONE,
-                    finish_reason=finish,
-                    prompt_tokens=usage.prompt_tokens if usage else prompt,
-                    completion_tokens=usage.completion_tokens if usage else estimate_tokens(sent),
-                    latency_ms=round((self._clock() - started) * 1000, 3),
-                )
-                return
-        error = last_error or StreamInterruptedError("no route answered")
+        plan = self._plans([self._settings.model, *self._settings.fallback_models])
+        last_error: BFFError | None = None
+        while (step := plan.next()) is not None:
+            route = parse_route(step.route)
+            sent = ""
+            finish = "stop"
+            usage: Usage | None = None
+            try:
+                request = ChatRequest(route.model, messages)
+                async with aclosing(self._providers(route).stream(request)) as stream:
+                    async for event in stream:
+                        if isinstance(event, TextDelta | RefusalDelta):
+                            sent += event.text
+                            yield Token(event.text)
+                        elif isinstance(event, Finish):
+                            finish = event.reason
+                        elif isinstance(event, Usage):
+                            usage = event
+            except ProviderError as exc:
+                delay = plan.failed(step, exc)
+                if sent:
+                    yield ChatFailed(
+                        error_code(exc), f"the stream broke after {len(sent)} characters: {exc}"
+                    )
+                    return
+                last_error = exc
+                if delay is not None:
+                    await self._sleep(delay)
+                continue
+            except BaseException:
+                plan.released(step)
+                raise
+            plan.succeeded(step)
+            prompt = sum(estimate_tokens(m.content or "") for m in messages)
+            yield ChatDone(
+                run_id=uuid.uuid4().hex,
+                model=step.route,
+                attempts=plan.number,
+                fallback=Fallback.MODEL if step.index else Fallback.NONE,
+                finish_reason=finish,
+                prompt_tokens=usage.prompt_tokens if usage else prompt,
+                completion_tokens=usage.completion_tokens if usage else estimate_tokens(sent),
+                latency_ms=round((self._clock() - started) * 1000, 3),
+            )
+            return
+        error = final_error(plan, last_error)
         yield ChatFailed(error_code(error), str(error))

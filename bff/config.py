@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from bff.exceptions import ConfigError
 from bff.providers.demo import DEMO_FAULTS, DemoFault
+from bff.resilience.backoff import RetryPolicy
 from bff.routes import Route, parse_route
 
 BUILTIN_PROVIDERS = ("demo", "openai")
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     fallback_models: Annotated[list[str], NoDecode] = []
     max_attempts: int = Field(default=3, ge=1, le=20)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    breaker_threshold: int = Field(default=3, ge=1)
+    retry_base_s: float = Field(default=0.25, ge=0)
+    retry_cap_s: float = Field(default=8.0, ge=0)
+    retry_after_cap_s: float = Field(default=30.0, ge=0)
+    request_timeout_s: float = Field(default=120.0, gt=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=60.0, gt=0)
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
@@ -125,6 +131,10 @@ class Settings(BaseSettings):
                         f"(known: {', '.join(known)})",
                     )
         return self
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.retry_base_s, self.retry_cap_s, self.retry_after_cap_s)
 
     @property
     def routes(self) -> list[Route]:

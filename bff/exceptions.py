@@ -2,6 +2,8 @@
 
     BFFError
     ├── ConfigError                  a setting is missing or malformed
+    ├── DeadlineExceededError        the request's overall deadline passed
+    ├── CircuitOpenError             every route's circuit breaker is open
     ├── OutputError                  the model's output cannot become a valid result
     │   ├── MalformedOutputError     not JSON, or text around the JSON that is not allowed
     │   ├── TruncatedOutputError     the JSON never closed (stream end, max_tokens)
@@ -39,6 +41,18 @@ class ConfigError(BFFError):
         super().__init__(f"{setting}: {message}")
         self.setting = setting
         self.message = message
+
+
+class DeadlineExceededError(BFFError):
+    """The request's overall deadline passed before any attempt succeeded."""
+
+    kind: ClassVar[str] = "deadline"
+
+
+class CircuitOpenError(BFFError):
+    """Every route was skipped: their circuit breakers are open."""
+
+    kind: ClassVar[str] = "circuit_open"
 
 
 class ProviderError(BFFError):

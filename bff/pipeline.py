@@ -7,9 +7,11 @@ Closing it early cancels the run and closes the upstream request.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -18,9 +20,10 @@ from pydantic import BaseModel
 from bff.config import Settings
 from bff.exceptions import (
     BFFError,
+    CircuitOpenError,
     ContentFilteredError,
+    DeadlineExceededError,
     OutputError,
-    ProviderError,
     ProviderTimeoutError,
     RateLimitedError,
     RefusalError,
@@ -28,6 +31,8 @@ from bff.exceptions import (
 from bff.providers._types import ChatRequest
 from bff.providers.base import Provider
 from bff.reask import reask
+from bff.resilience.breaker import Breakers
+from bff.resilience.plan import AttemptPlan
 from bff.routes import Route, parse_route
 from bff.run import (
     SAFE_RESPONSE_ROUTE,
@@ -57,18 +62,9 @@ def error_code(error: BFFError) -> ErrorCode:
         return ErrorCode.VALIDATION_FAILED
     if isinstance(error, RateLimitedError):
         return ErrorCode.RATE_LIMITED
-    if isinstance(error, ProviderTimeoutError):
+    if isinstance(error, ProviderTimeoutError | DeadlineExceededError):
         return ErrorCode.TIMEOUT
     return ErrorCode.PROVIDER_UNAVAILABLE
-
-
-def _retry_here(error: BFFError) -> bool:
-    """Whether another attempt on the same route may succeed."""
-    if isinstance(error, RefusalError):
-        return False
-    if isinstance(error, ProviderError):
-        return error.retryable
-    return True
 
 
 class Pipeline:
@@ -79,18 +75,38 @@ class Pipeline:
         providers: ProviderResolver,
         settings: Settings,
         *,
+        breakers: Breakers | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
         progress_every: float = 0.1,
     ) -> None:
         self._providers = providers
         self._settings = settings
+        self.breakers = breakers or Breakers(
+            threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s
+        )
         self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
         self._progress_every = progress_every
 
     def routes(self, task: Task[Any, Any]) -> list[str]:
         primary = task.route or self._settings.model
         fallbacks = task.fallbacks if task.fallbacks is not None else self._settings.fallback_models
         return [primary, *fallbacks]
+
+    def plan(self, routes: list[str]) -> AttemptPlan:
+        """A fresh attempt plan over ``routes`` with this pipeline's settings and breakers."""
+        return AttemptPlan(
+            routes,
+            max_attempts=self._settings.max_attempts,
+            breakers=self.breakers,
+            policy=self._settings.retry_policy,
+            timeout_s=self._settings.request_timeout_s,
+            clock=self._clock,
+            rng=self._rng,
+        )
 
     async def execute(self, task: Task[Any, Any], data: BaseModel) -> RunOutcome:
         """Run to the end and return the outcome, dropping the progress events."""
@@ -103,60 +119,76 @@ class Pipeline:
     async def run(self, task: Task[Any, Any], data: BaseModel) -> AsyncGenerator[RunEvent, None]:
         started = self._clock()
         routes = self.routes(task)
+        plan = self.plan(routes)
         meta = RunMeta(run_id=uuid.uuid4().hex, task=task.name, model=routes[0])
         yield Started(meta.run_id, task.name, routes[0])
-        base = task.messages(data)
+        base = messages = task.messages(data)
         last_error: BFFError | None = None
-        for index, route in enumerate(routes):
-            if index:
-                reason = last_error.kind if last_error else "unavailable"
-                yield FallingBack(routes[index - 1], route, reason)
-            meta.model = route
-            provider = self._providers(parse_route(route))
-            messages = base
-            for attempt in range(1, self._settings.max_attempts + 1):
-                meta.attempts += 1
-                call = StructuredCall(
-                    provider,
-                    ChatRequest(
-                        parse_route(route).model,
-                        messages,
-                        task.output,
-                        task.max_tokens,
-                        task.temperature,
-                    ),
-                    task,
-                    attempt=meta.attempts,
-                    route=route,
-                    clock=self._clock,
-                    progress_every=self._progress_every,
-                )
+        current = 0
+        while (step := plan.next()) is not None:
+            if step.index != current:
+                reason = last_error.kind if last_error else "circuit_open"
+                yield FallingBack(meta.model, step.route, reason)
+                current, messages = step.index, base
+            meta.model = step.route
+            meta.attempts += 1
+            call = StructuredCall(
+                self._providers(parse_route(step.route)),
+                ChatRequest(
+                    parse_route(step.route).model,
+                    messages,
+                    task.output,
+                    task.max_tokens,
+                    task.temperature,
+                ),
+                task,
+                attempt=meta.attempts,
+                route=step.route,
+                clock=self._clock,
+                progress_every=self._progress_every,
+            )
+            try:
                 async with aclosing(call.events()) as progress:
                     async for event in progress:
                         yield event
-                result = call.result
-                assert result is not None
-                meta.prompt_tokens += result.prompt_tokens
-                meta.completion_tokens += result.completion_tokens
-                if result.output is not None:
-                    meta.fallback = Fallback.MODEL if index else Fallback.NONE
-                    meta.latency_ms = (self._clock() - started) * 1000
-                    yield Completed(result.output, meta)
-                    return
-                error = result.error
-                assert error is not None
-                last_error = error
-                meta.errors.append(AttemptRecord(meta.attempts, route, error.kind, str(error)))
-                if attempt == self._settings.max_attempts or not _retry_here(error):
-                    break
-                yield Retrying(meta.attempts + 1, route, error.kind, str(error))
+            except BaseException:
+                plan.released(step)
+                raise
+            result = call.result
+            assert result is not None
+            meta.prompt_tokens += result.prompt_tokens
+            meta.completion_tokens += result.completion_tokens
+            if result.output is not None:
+                plan.succeeded(step)
+                meta.fallback = Fallback.MODEL if step.index else Fallback.NONE
+                meta.latency_ms = (self._clock() - started) * 1000
+                yield Completed(result.output, meta)
+                return
+            error = result.error
+            assert error is not None
+            last_error = error
+            meta.errors.append(AttemptRecord(meta.attempts, step.route, error.kind, str(error)))
+            delay = plan.failed(step, error)
+            if delay is not None:
+                yield Retrying(meta.attempts + 1, step.route, error.kind, str(error), delay)
                 if isinstance(error, OutputError):
                     messages = reask(base, task, result.text, error, result.tool_call_id)
-        assert last_error is not None
+                await self._sleep(delay)
+        final = final_error(plan, last_error)
         meta.latency_ms = (self._clock() - started) * 1000
         if task.safe_response is not None:
-            yield FallingBack(meta.model, SAFE_RESPONSE_ROUTE, last_error.kind)
+            yield FallingBack(meta.model, SAFE_RESPONSE_ROUTE, final.kind)
             meta.model, meta.fallback = SAFE_RESPONSE_ROUTE, Fallback.SAFE_RESPONSE
             yield Completed(task.safe_response(data), meta)
             return
-        yield Failed(error_code(last_error), str(last_error), meta)
+        yield Failed(error_code(final), str(final), meta)
+
+
+def final_error(plan: AttemptPlan, last: BFFError | None) -> BFFError:
+    """Why the plan ran out: the deadline, open circuits, or the last attempt's error."""
+    if plan.expired:
+        attempts = f"after {plan.number} attempt{'s' if plan.number != 1 else ''}"
+        return DeadlineExceededError(f"the request deadline passed {attempts}")
+    if last is None:
+        return CircuitOpenError("every route's circuit is open: " + ", ".join(plan.skipped))
+    return last

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bff.testing.server import SimulatorServer
+from bff.app import create_app
+from bff.config import Settings
+from bff.tasks import TaskRegistry
+from bff.testing.server import ServerThread, SimulatorServer
 
 RECORDED = Path(__file__).parent / "data" / "openai-recorded"
 
@@ -28,3 +33,25 @@ def sim(_simulator_server: SimulatorServer) -> Iterator[SimulatorServer]:
     _simulator_server.simulator.chunk_delay = 0.0
     yield _simulator_server
     _simulator_server.simulator.reset()
+
+
+BffFactory = Callable[..., ServerThread]
+
+
+@pytest.fixture
+def bff(sim: SimulatorServer) -> Iterator[BffFactory]:
+    """Start the BFF on loopback, routed to the simulator; stopped after the test."""
+    with ExitStack() as stack:
+
+        def start(tasks: TaskRegistry | None = None, **overrides: Any) -> ServerThread:
+            options: dict[str, Any] = {
+                "model": "sim/gpt-4o",
+                "endpoints": {"sim": {"base_url": sim.base_url}},
+                "demo_chunk_delay_s": 0,
+                "retry_base_s": 0.01,
+            }
+            options.update(overrides)
+            app = create_app(Settings(**options), tasks)
+            return stack.enter_context(ServerThread(app))
+
+        yield start

@@ -44,6 +44,7 @@ async def pipeline(sim: SimulatorServer) -> AsyncIterator[Pipeline]:
         model="sim/gpt-4o",
         fallback_models=["sim/gpt-4o-mini"],
         endpoints={"sim": {"base_url": sim.base_url, "api_key_env": None}},  # type: ignore[dict-item]
+        retry_base_s=0.01,
     )
     registry = ProviderRegistry(settings)
     yield Pipeline(registry.get, settings, progress_every=0)

@@ -160,6 +160,10 @@ def build_schema(tasks: TaskRegistry, pipeline: Pipeline, settings: Settings) ->
             version=__version__,
             model=settings.model,
             fallback_models=list(settings.fallback_models),
+            breakers=[
+                gql.BreakerStatus(route=route, state=breaker.state, failures=breaker.failures)
+                for route, breaker in pipeline.breakers
+            ],
         )
 
     query = strawberry.type(

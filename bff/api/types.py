@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from bff import run
+from bff.resilience.breaker import BreakerState
 
 TaskErrorCode = strawberry.enum(
     run.ErrorCode, name="TaskErrorCode", description="Why a run gave no result."
@@ -129,9 +130,24 @@ class TaskInfo:
     output_schema: JSON
 
 
+BreakerStateEnum = strawberry.enum(
+    BreakerState, name="BreakerState", description="A route's circuit."
+)
+
+
+@strawberry.type(description="The circuit breaker of one model route.")
+class BreakerStatus:
+    route: str
+    state: BreakerStateEnum  # type: ignore[valid-type]
+    failures: int = strawberry.field(description="Consecutive failures so far.")
+
+
 @strawberry.type(description="Whether the BFF is up, and what it routes to.")
 class Health:
     status: str
     version: str
     model: str
     fallback_models: list[str]
+    breakers: list[BreakerStatus] = strawberry.field(
+        description="Every route called so far, with its circuit breaker."
+    )

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from bff.testing.server import SimulatorServer
-from tests.api.conftest import BffFactory
 from tests.api.helpers import sse_events
+from tests.conftest import BffFactory
 
 MESSAGES = {"messages": [{"role": "user", "content": "Tell me about lighthouses and fog."}]}
 

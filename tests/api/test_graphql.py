@@ -12,8 +12,8 @@ import pytest
 from bff.demo.tasks import EXTRACT_ACTION_PLAN, SUMMARIZE_TICKET
 from bff.tasks import TaskRegistry
 from bff.testing.server import SimulatorServer
-from tests.api.conftest import BffFactory
 from tests.api.helpers import mutate, operation, subscription
+from tests.conftest import BffFactory
 
 TEXT = "Please call Bob today. Review the Q3 budget next week. Buy milk."
 TICKET = "The export crashes every time. We are blocked and losing money, please fix asap!"
@@ -182,4 +182,5 @@ def test_tasks_and_health_queries(bff: BffFactory) -> None:
         "version": "0.1.0",
         "model": "sim/gpt-4o",
         "fallbackModels": ["demo/heuristic"],
+        "breakers": [],
     }

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from bff.testing.server import ServerThread
-from tests.api.conftest import BffFactory
 from tests.api.helpers import operation
+from tests.conftest import BffFactory
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 ACCEPT = {"accept": GRAPHQL_RESPONSE}

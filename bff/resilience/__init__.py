@@ -1,0 +1,1 @@
+"""Retry pacing, circuit breakers and the attempt plan that ties them to the routes."""
