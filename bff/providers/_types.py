@@ -63,6 +63,14 @@ class ChatRequest:
                 return message.content
         return ""
 
+    @property
+    def first_user_text(self) -> str:
+        """The task's input; later user turns of a structured call are corrections."""
+        for message in self.messages:
+            if message.role == "user" and message.content:
+                return message.content
+        return ""
+
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:

@@ -67,7 +67,8 @@ class DemoProvider:
         prompt_tokens = sum(estimate_tokens(m.content or "") for m in request.messages)
         tools = request.output.mode == "tools"
         finish = "tool_calls" if tools else "stop"
-        text = demo_output(request.last_user_text, request.output)
+        asked = request.last_user_text if request.output.mode == "text" else request.first_user_text
+        text = demo_output(asked, request.output)
         if fault == "malformed":
             text = malformed(text)
         elif fault == "schema_violation":

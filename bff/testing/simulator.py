@@ -189,8 +189,10 @@ def _scripted_error(step: Step, model: str) -> Response:
     )
 
 
-def _user_text(messages: list[Any]) -> str:
-    for message in reversed(messages):
+def _user_text(messages: list[Any], *, first: bool) -> str:
+    """The last user turn (chat), or the first (a structured task's input; later user
+    turns are corrections)."""
+    for message in messages if first else reversed(messages):
         if not isinstance(message, dict) or message.get("role") != "user":
             continue
         content = message.get("content")
@@ -259,7 +261,7 @@ class _Answer:
         finish = "tool_calls" if kind == "tool" else "stop"
         text = step.content
         if text is None:
-            text = demo_output(_user_text(body["messages"]), output)
+            text = demo_output(_user_text(body["messages"], first=output.mode != "text"), output)
         transform: dict[str, Callable[[str], str]] = {
             "malformed": faults.malformed,
             "schema_violation": faults.schema_violation,
