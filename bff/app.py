@@ -53,7 +53,10 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
 
     graphql = GraphQLView(build_schema(tasks, pipeline, settings))
     chat = chat_endpoint(
-        ChatRunner(registry.get, settings, plans=pipeline.plan), ping_s=settings.sse_ping_s
+        ChatRunner(registry.get, settings, plans=pipeline.plan),
+        ping_s=settings.sse_ping_s,
+        # Leave a second of uvicorn's graceful shutdown for the last events to go out.
+        drain_s=max(0.0, settings.shutdown_timeout_s - 1.5),
     )
     app = Starlette(
         routes=[

@@ -4,16 +4,19 @@ Events: ``token`` (``{"text"}``) as text arrives, then exactly one ``done``
 (usage and run metadata) or ``error`` (``{"code", "message"}``). Each event
 has an id; comment pings keep idle connections open; headers ask proxies not
 to buffer or cache. When the client goes away the run is cancelled and the
-upstream request closed.
+upstream request closed. When the server shuts down, a stream that cannot
+finish within the drain window ends with an ``error`` event (CANCELLED).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import asdict
 
+import anyio
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -30,11 +33,27 @@ def _event(name: str, number: int, data: dict[str, object]) -> bytes:
     return f"event: {name}\r\nid: {number}\r\ndata: {payload}\r\n\r\n".encode()
 
 
-async def _events(runner: ChatRunner, messages: tuple[Message, ...]) -> AsyncIterator[bytes]:
+async def _events(
+    runner: ChatRunner,
+    messages: tuple[Message, ...],
+    shutdown: anyio.Event | None = None,
+    drain_s: float = 0.0,
+) -> AsyncIterator[bytes]:
     number = 0
+    cut_off: float | None = None
     async with aclosing(runner.stream(messages)) as stream:
         async for event in stream:
             number += 1
+            if shutdown is not None and shutdown.is_set():
+                # The server is draining: finish if the stream can, else say so before
+                # the drain window closes, rather than end without a terminal event.
+                cut_off = cut_off or time.monotonic() + drain_s
+                if time.monotonic() >= cut_off:
+                    message = "the server is shutting down"
+                    yield _event(
+                        "error", number, {"code": ErrorCode.CANCELLED.value, "message": message}
+                    )
+                    return
             if isinstance(event, Token):
                 yield _event("token", number, {"text": event.text})
             elif isinstance(event, ChatDone):
@@ -53,7 +72,12 @@ def _camel(data: dict[str, object]) -> dict[str, object]:
     return {camel(key): value for key, value in data.items()}
 
 
-def chat_endpoint(runner: ChatRunner, *, ping_s: float) -> Callable[[Request], Awaitable[Response]]:
+def chat_endpoint(
+    runner: ChatRunner, *, ping_s: float, drain_s: float
+) -> Callable[[Request], Awaitable[Response]]:
+    """The route; on shutdown, open streams get ``drain_s`` to finish, then an ``error``
+    event with code CANCELLED."""
+
     async def chat_stream(request: Request) -> Response:
         try:
             body = ChatBody.model_validate_json(await request.body())
@@ -62,10 +86,13 @@ def chat_endpoint(runner: ChatRunner, *, ping_s: float) -> Callable[[Request], A
             error = {"code": ErrorCode.INPUT_REJECTED.value, "message": message}
             return JSONResponse({"error": error}, status_code=400)
         messages = tuple(Message(m.role, m.content) for m in body.messages)
+        shutdown = anyio.Event()
         return EventSourceResponse(
-            _events(runner, messages),
+            _events(runner, messages, shutdown, drain_s),
             ping=ping_s,
             headers={"Cache-Control": "no-cache, no-transform"},
+            shutdown_event=shutdown,
+            shutdown_grace_period=drain_s + 0.5,
         )
 
     return chat_stream

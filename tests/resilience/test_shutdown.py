@@ -1,0 +1,66 @@
+"""SIGTERM while 20 SSE streams are open: each ends with a terminal event, nothing hangs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bff.testing.server import SimulatorServer, free_port
+from tests.processes import BFF, clean_env, running
+
+STREAMS = 20
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("chunk_delay", "ending"), [(0.05, "error"), (0.005, "done")])
+def test_sigterm_during_open_streams(
+    sim: SimulatorServer, tmp_path: Path, chunk_delay: float, ending: str
+) -> None:
+    """Slow streams (5 s) cannot finish in the drain window and end with CANCELLED;
+    fast ones (0.5 s) finish normally."""
+    sim.simulator.add({"chunk_delay_s": chunk_delay, "repeat": STREAMS})
+    config = tmp_path / "bff.toml"
+    config.write_text(
+        'model = "sim/gpt-4o"\nshutdown_timeout_s = 3\n'
+        f'[endpoints.sim]\nbase_url = "{sim.base_url}"\n'
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    endings: list[str | None] = [None] * STREAMS
+    started = threading.Barrier(STREAMS + 1, timeout=30)
+
+    def stream(i: int) -> None:
+        body = {"messages": [{"role": "user", "content": f"Question number {i} about tides"}]}
+        last = None
+        first = True
+        with httpx.stream("POST", f"{url}/chat/stream", json=body, timeout=30) as response:
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    last = line[7:]
+                    if first:
+                        first = False
+                        started.wait()
+                elif line.startswith("data: ") and last == "error":
+                    assert json.loads(line[6:])["code"] == "CANCELLED"
+        endings[i] = last
+
+    argv = [*BFF, "serve", "--port", str(port), "--config", str(config)]
+    with running(argv, ready_url=f"{url}/healthz", env=clean_env()) as process:
+        threads = [threading.Thread(target=stream, args=(i,)) for i in range(STREAMS)]
+        for thread in threads:
+            thread.start()
+        started.wait()
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join(timeout=15)
+        assert not any(thread.is_alive() for thread in threads)
+        process.wait(timeout=10)
+        assert time.monotonic() - signalled < 6
+    assert endings == [ending] * STREAMS
