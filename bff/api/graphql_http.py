@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 from cross_web import HTTPException
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -23,6 +23,8 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _STATUS_FOR_REASON = {"Unsupported content type": 415}
@@ -64,6 +66,24 @@ class GraphQLView(GraphQL):
         request = Request(scope, receive)
         response = self._refuse_get_mutation(request)
         if response is None:
+            await request.body()  # read (and cache) it before watching for a hang-up
+            response = await self._run_until_disconnect(request, receive)
+            if response is None:
+                return  # the client went away: the run was cancelled, nobody to answer
+        await response(scope, receive, send)
+
+    async def _run_until_disconnect(self, request: Request, receive: Receive) -> Response | None:
+        """Execute the request, cancelling it (run, retries, upstream call) if the
+        client disconnects first."""
+        response: Response | None = None
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch)
             try:
                 response = await self.run(request)
             except HTTPException as exc:
@@ -71,7 +91,8 @@ class GraphQLView(GraphQL):
                 response = self._errors(request, exc.reason, status)
             else:
                 self._adapt(request, response)
-        await response(scope, receive, send)
+            group.cancel_scope.cancel()
+        return response
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -184,3 +184,17 @@ def test_tasks_and_health_queries(bff: BffFactory) -> None:
         "fallbackModels": ["demo/heuristic"],
         "breakers": [],
     }
+
+
+def test_an_aborted_mutation_cancels_the_run_and_the_upstream(
+    bff: BffFactory, sim: SimulatorServer
+) -> None:
+    sim.simulator.add({"chunk_delay_s": 0.05})
+    server = bff()
+    body = {"query": operation("ExtractActionPlan"), "variables": {"text": TEXT}}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{server.url}/graphql", json=body, timeout=0.5)
+    (record,) = sim.simulator.wait_until_settled(timeout=3)
+    assert record.hung_up and record.chunks_sent < record.chunks_total
+    # nothing was retried after the client left
+    assert len(sim.simulator.requests) == 1
