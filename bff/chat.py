@@ -18,10 +18,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bff.config import Settings
-from bff.exceptions import BFFError, ProviderError
+from bff.exceptions import BFFError, DeadlineExceededError, ProviderError
 from bff.pipeline import ProviderResolver, error_code, final_error
 from bff.providers._types import ChatRequest, Finish, Message, RefusalDelta, TextDelta, Usage
 from bff.resilience.plan import AttemptPlan
+from bff.resilience.timeouts import within
 from bff.routes import parse_route
 from bff.run import ErrorCode, Fallback
 from bff.tokens import estimate_tokens
@@ -100,8 +101,12 @@ class ChatRunner:
             finish = "stop"
             usage: Usage | None = None
             try:
-                request = ChatRequest(route.model, messages)
-                async with aclosing(self._providers(route).stream(request)) as stream:
+                events = within(
+                    self._providers(route).stream(ChatRequest(route.model, messages)),
+                    first_token_s=self._settings.first_token_timeout_s,
+                    deadline_s=plan.remaining(),
+                )
+                async with aclosing(events) as stream:
                     async for event in stream:
                         if isinstance(event, TextDelta | RefusalDelta):
                             sent += event.text
@@ -110,7 +115,7 @@ class ChatRunner:
                             finish = event.reason
                         elif isinstance(event, Usage):
                             usage = event
-            except ProviderError as exc:
+            except (ProviderError, DeadlineExceededError) as exc:
                 delay = plan.failed(step, exc)
                 if sent:
                     yield ChatFailed(

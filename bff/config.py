@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=120.0, gt=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=60.0, gt=0)
+    first_token_timeout_s: float = Field(default=30.0, gt=0)
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
     keep_alive_s: float = Field(default=75.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -144,6 +144,8 @@ class Pipeline:
                 task,
                 attempt=meta.attempts,
                 route=step.route,
+                first_token_s=self._settings.first_token_timeout_s,
+                deadline_s=plan.remaining(),
                 clock=self._clock,
                 progress_every=self._progress_every,
             )

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bff.exceptions import (
+    DeadlineExceededError,
     MalformedOutputError,
     OutputError,
     ProviderError,
@@ -33,6 +34,7 @@ from bff.providers._types import (
     Usage,
 )
 from bff.providers.base import Provider
+from bff.resilience.timeouts import within
 from bff.run import Progress
 from bff.streaming.parser import JsonStreamParser
 from bff.tasks import Task
@@ -44,7 +46,7 @@ class CallResult:
     """How one call ended: an output, or the error, and what the model produced."""
 
     output: BaseModel | None
-    error: OutputError | ProviderError | None
+    error: OutputError | ProviderError | DeadlineExceededError | None
     text: str
     tool_call_id: str | None
     prompt_tokens: int
@@ -62,6 +64,8 @@ class StructuredCall:
         *,
         attempt: int,
         route: str,
+        first_token_s: float = math.inf,
+        deadline_s: float = math.inf,
         clock: Callable[[], float] = time.monotonic,
         progress_every: float = 0.1,
     ) -> None:
@@ -70,6 +74,8 @@ class StructuredCall:
         self._task = task
         self._attempt = attempt
         self._route = route
+        self._first_token_s = first_token_s
+        self._deadline_s = deadline_s
         self._clock = clock
         self._progress_every = progress_every
         self.result: CallResult | None = None
@@ -86,9 +92,14 @@ class StructuredCall:
         deltas = reported_items = 0
         last_report = -math.inf  # the first delta is reported at once
         output: BaseModel | None = None
-        error: OutputError | ProviderError | None = None
+        error: OutputError | ProviderError | DeadlineExceededError | None = None
         try:
-            async with aclosing(self._provider.stream(self._request)) as stream:
+            events = within(
+                self._provider.stream(self._request),
+                first_token_s=self._first_token_s,
+                deadline_s=self._deadline_s,
+            )
+            async with aclosing(events) as stream:
                 async for event in stream:
                     if isinstance(event, TextDelta):
                         if not tools:
@@ -113,7 +124,7 @@ class StructuredCall:
                         reported_items, last_report = parser.items_validated, now
                         yield Progress(self._attempt, self._route, deltas, reported_items)
             output = self._accept(parser, finish, refusal)
-        except (OutputError, ProviderError) as exc:
+        except (OutputError, ProviderError, DeadlineExceededError) as exc:
             error = exc
         text = parser.text
         prompt = sum(estimate_tokens(m.content or "") for m in self._request.messages)
