@@ -85,7 +85,7 @@ async def test_first_token_timeout_through_the_simulator(sim: SimulatorServer) -
     )
     sim.simulator.add({"first_token_delay_s": 2})
     registry = ProviderRegistry(settings)
-    task = EXTRACT_ACTION_PLAN.__class__(**{**EXTRACT_ACTION_PLAN.__dict__, "safe_response": None})
+    task = replace(EXTRACT_ACTION_PLAN, safe_response=None)
     result = await Pipeline(registry.get, settings).execute(task, TextInput(text="Call Bob."))
     await registry.aclose()
     assert isinstance(result, Failed) and result.code == ErrorCode.TIMEOUT
