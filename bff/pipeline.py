@@ -8,6 +8,7 @@ Closing it early cancels the run and closes the upstream request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import uuid
@@ -52,6 +53,7 @@ from bff.structured import StructuredCall
 from bff.tasks import Task
 
 ProviderResolver = Callable[[Route], Provider]
+logger = logging.getLogger("bff.pipeline")
 
 
 def error_code(error: BFFError) -> ErrorCode:
@@ -171,6 +173,11 @@ class Pipeline:
             last_error = error
             meta.errors.append(AttemptRecord(meta.attempts, step.route, error.kind, str(error)))
             delay = plan.failed(step, error)
+            logger.info(
+                "attempt failed: run=%s task=%s route=%s attempt=%d kind=%s retry_in_s=%s",
+                meta.run_id, task.name, step.route, meta.attempts, error.kind,
+                "none" if delay is None else f"{delay:.3f}",
+            )  # fmt: skip
             if delay is not None:
                 yield Retrying(meta.attempts + 1, step.route, error.kind, str(error), delay)
                 if isinstance(error, OutputError):

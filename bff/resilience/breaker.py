@@ -8,9 +8,12 @@ again for another cool-down.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
+
+logger = logging.getLogger("bff.resilience")
 
 
 class BreakerState(StrEnum):
@@ -26,7 +29,9 @@ class CircuitBreaker:
         threshold: int = 3,
         cooldown_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        name: str = "",
     ) -> None:
+        self.name = name
         self.threshold = threshold
         self.cooldown_s = cooldown_s
         self._clock = clock
@@ -52,11 +57,18 @@ class CircuitBreaker:
         return False
 
     def success(self) -> None:
+        if self._state is not BreakerState.CLOSED:
+            logger.info("circuit closed: route=%s", self.name)
         self._state, self.failures, self._probing = BreakerState.CLOSED, 0, False
 
     def failure(self) -> None:
         self.failures += 1
         if self._probing or self.failures >= self.threshold:
+            if self._state is not BreakerState.OPEN or self._probing:
+                logger.warning(
+                    "circuit opened: route=%s failures=%d cooldown_s=%g",
+                    self.name, self.failures, self.cooldown_s,
+                )  # fmt: skip
             self._state, self._opened_at, self._probing = BreakerState.OPEN, self._clock(), False
 
     def release(self) -> None:
@@ -81,7 +93,10 @@ class Breakers:
         breaker = self._by_route.get(route)
         if breaker is None:
             breaker = self._by_route[route] = CircuitBreaker(
-                threshold=self._threshold, cooldown_s=self._cooldown_s, clock=self._clock
+                threshold=self._threshold,
+                cooldown_s=self._cooldown_s,
+                clock=self._clock,
+                name=route,
             )
         return breaker
 

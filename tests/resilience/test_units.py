@@ -147,3 +147,19 @@ def test_the_deadline_ends_the_plan() -> None:
     assert step is not None
     assert plan.failed(step, ServerError("boom")) is None  # the next wait would pass it
     assert plan.expired and plan.next() is None
+
+
+def test_breaker_transitions_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    breakers = Breakers(threshold=2, cooldown_s=5, clock=clock)
+    breaker = breakers.get("openai/gpt-4o")
+    with caplog.at_level("INFO", logger="bff.resilience"):
+        breaker.failure()
+        breaker.failure()
+        clock.now += 5
+        assert breaker.allow()
+        breaker.success()
+    assert [r.getMessage() for r in caplog.records] == [
+        "circuit opened: route=openai/gpt-4o failures=2 cooldown_s=5",
+        "circuit closed: route=openai/gpt-4o",
+    ]
