@@ -3,8 +3,9 @@
 Only the waits for the next event count against the first-token limit, never
 the time the consumer spends with an event, and the timeout wraps nothing but
 that wait, so the cancellation always lands inside the provider's stream,
-which then closes its upstream.
-The idle gap between chunks is the provider's read timeout.
+which then closes its upstream. After the first token the deadline is checked
+as each chunk arrives; the idle gap between chunks is the provider's read
+timeout, so a stalled stream ends at most one read timeout past the deadline.
 """
 
 from __future__ import annotations
@@ -24,14 +25,12 @@ async def within(
     runs past ``deadline_s`` (both in seconds from now)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + deadline_s
-    waiting_first = True
     waited = 0.0  # time spent waiting for the provider before its first token
     async with aclosing(events):
-        while True:
+        while True:  # until the first token: each wait is timed
             now = loop.time()
-            limit = min(now + first_token_s - waited, deadline) if waiting_first else deadline
             try:
-                async with asyncio.timeout_at(limit):
+                async with asyncio.timeout_at(min(now + first_token_s - waited, deadline)):
                     event = await anext(events)
             except StopAsyncIteration:
                 return
@@ -39,7 +38,13 @@ async def within(
                 if loop.time() >= deadline:
                     raise DeadlineExceededError("the request deadline passed mid-stream") from None
                 raise ProviderTimeoutError(f"no first token within {first_token_s:g}s") from None
-            if waiting_first:
-                waited += loop.time() - now
-                waiting_first = not isinstance(event, TextDelta | ToolCallDelta | RefusalDelta)
+            waited += loop.time() - now
+            yield event
+            if isinstance(event, TextDelta | ToolCallDelta | RefusalDelta):
+                break
+        # After it, a timer per chunk would cost more than the chunk: the deadline is
+        # checked as each chunk arrives, and a stall is the read timeout's to end.
+        async for event in events:
+            if loop.time() >= deadline:
+                raise DeadlineExceededError("the request deadline passed mid-stream")
             yield event
