@@ -13,6 +13,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from bff import __version__
 from bff.api.chat import chat_endpoint
+from bff.api.drain import Drain
 from bff.api.graphql_http import GraphQLView
 from bff.api.limits import BodyLimitMiddleware
 from bff.api.schema import build_schema
@@ -51,12 +52,13 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
             }
         )
 
-    graphql = GraphQLView(build_schema(tasks, pipeline, settings))
+    # Leave a second and a half of uvicorn's graceful shutdown for the last answers.
+    drain = Drain(max(0.0, settings.shutdown_timeout_s - 1.5))
+    graphql = GraphQLView(build_schema(tasks, pipeline, settings), drain)
     chat = chat_endpoint(
         ChatRunner(registry.get, settings, plans=pipeline.plan),
         ping_s=settings.sse_ping_s,
-        # Leave a second of uvicorn's graceful shutdown for the last events to go out.
-        drain_s=max(0.0, settings.shutdown_timeout_s - 1.5),
+        drain_s=drain.window_s,
     )
     app = Starlette(
         routes=[
@@ -72,4 +74,5 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
     app.state.providers = registry
     app.state.tasks = tasks
     app.state.pipeline = pipeline
+    app.state.drain = drain
     return app

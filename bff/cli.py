@@ -8,9 +8,11 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
+from bff.api.drain import Drain
 from bff.config import load_settings
 from bff.exceptions import ConfigError
 
@@ -63,8 +65,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"bff: invalid setting {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
+    app = create_app(settings, tasks)
     config = uvicorn.Config(
-        create_app(settings, tasks),
+        app,
         host=args.host,
         port=args.port,
         log_level=settings.log_level,
@@ -72,8 +75,20 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),
         timeout_keep_alive=math.ceil(settings.keep_alive_s),
     )
-    uvicorn.Server(config).run()
+    _DrainingServer(config, app.state.drain).run()
     return 0
+
+
+class _DrainingServer(uvicorn.Server):
+    """Tells the app when shutdown begins, so requests in flight can be drained."""
+
+    def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
+        super().__init__(config)
+        self._drain = drain
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._drain.begin()
+        super().handle_exit(sig, frame)
 
 
 def _export_schema(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
+from bff.api.drain import Drain
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -52,7 +53,8 @@ def _operation_type(query: str, operation_name: str | None) -> OperationType | N
 class GraphQLView(GraphQL):
     """Strawberry's ASGI view with the spec's status codes and media types."""
 
-    def __init__(self, schema: BaseSchema) -> None:
+    def __init__(self, schema: BaseSchema, drain: Drain | None = None) -> None:
+        self._drain = drain
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -74,8 +76,9 @@ class GraphQLView(GraphQL):
 
     async def _run_until_disconnect(self, request: Request, receive: Receive) -> Response | None:
         """Execute the request, cancelling it (run, retries, upstream call) if the
-        client disconnects first."""
+        client disconnects first, or if the server's drain window closes first."""
         response: Response | None = None
+        drained = False
         async with anyio.create_task_group() as group:
 
             async def watch() -> None:
@@ -83,7 +86,16 @@ class GraphQLView(GraphQL):
                     pass
                 group.cancel_scope.cancel()
 
+            async def drain() -> None:
+                nonlocal drained
+                assert self._drain is not None
+                await self._drain.over()
+                drained = True
+                group.cancel_scope.cancel()
+
             group.start_soon(watch)
+            if self._drain is not None:
+                group.start_soon(drain)
             try:
                 response = await self.run(request)
             except HTTPException as exc:
@@ -92,6 +104,9 @@ class GraphQLView(GraphQL):
             else:
                 self._adapt(request, response)
             group.cancel_scope.cancel()
+        if drained:
+            response = self._errors(request, "the server is shutting down; try again", 503)
+            response.headers["retry-after"] = "1"
         return response
 
     async def process_result(

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bff.testing.server import SimulatorServer, free_port
+from tests.api.helpers import operation
 from tests.processes import BFF, clean_env, running
 
 STREAMS = 20
@@ -64,3 +65,40 @@ def test_sigterm_during_open_streams(
         process.wait(timeout=10)
         assert time.monotonic() - signalled < 6
     assert endings == [ending] * STREAMS
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_during_a_slow_mutation_answers_503(sim: SimulatorServer, tmp_path: Path) -> None:
+    sim.simulator.add({"chunk_delay_s": 0.1})  # about six seconds of output
+    config = tmp_path / "bff.toml"
+    config.write_text(
+        'model = "sim/gpt-4o"\nshutdown_timeout_s = 3\n'
+        f'[endpoints.sim]\nbase_url = "{sim.base_url}"\n'
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    query = operation("ExtractActionPlan")
+    answer: list[httpx.Response] = []
+
+    def mutate() -> None:
+        body = {"query": query, "variables": {"text": "Call Bob today."}}
+        answer.append(httpx.post(f"{url}/graphql", json=body, timeout=30))
+
+    argv = [*BFF, "serve", "--port", str(port), "--config", str(config)]
+    with running(argv, ready_url=f"{url}/healthz", env=clean_env()) as process:
+        thread = threading.Thread(target=mutate)
+        thread.start()
+        while not sim.simulator.requests:
+            time.sleep(0.02)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        thread.join(timeout=15)
+        process.wait(timeout=10)
+        waited = time.monotonic() - signalled
+    (response,) = answer
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json() == {"errors": [{"message": "the server is shutting down; try again"}]}
+    assert 1.0 < waited < 4
+    (record,) = sim.simulator.wait_until_settled()
+    assert record.hung_up
