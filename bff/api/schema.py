@@ -18,6 +18,7 @@ from typing import Annotated, Any, Union, cast
 import strawberry
 from pydantic import BaseModel, ValidationError
 from strawberry.scalars import JSON
+from strawberry.types import ExecutionContext
 
 from bff import __version__, run
 from bff.api import types as gql
@@ -26,6 +27,7 @@ from bff.config import Settings
 from bff.pipeline import Pipeline
 from bff.streaming.parser import format_errors
 from bff.tasks import Task, TaskRegistry
+from graphql import GraphQLError
 
 
 def _pascal(name: str) -> str:
@@ -135,6 +137,18 @@ def _subscription(types: _TaskTypes, pipeline: Pipeline) -> Any:
     )
 
 
+class _Schema(strawberry.Schema):
+    """Logs only the errors that are the server's: a client's bad document or
+    variables is answered, not logged as an application error."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        ours = [error for error in errors if error.original_error is not None]
+        if ours:
+            super().process_errors(ours, execution_context)
+
+
 def build_schema(tasks: TaskRegistry, pipeline: Pipeline, settings: Settings) -> strawberry.Schema:
     factory = TypeFactory()
     results: dict[type, type] = {}
@@ -184,4 +198,4 @@ def build_schema(tasks: TaskRegistry, pipeline: Pipeline, settings: Settings) ->
     subscription = strawberry.type(
         type("Subscription", (), {t.task.name: _subscription(t, pipeline) for t in per_task})
     )
-    return strawberry.Schema(query=query, mutation=mutation, subscription=subscription)
+    return _Schema(query=query, mutation=mutation, subscription=subscription)

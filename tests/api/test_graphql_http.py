@@ -133,3 +133,13 @@ def test_graphiql_in_a_browser(server: ServerThread) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "graphiql" in response.text.lower()
+
+
+def test_client_mistakes_are_not_logged_as_server_errors(
+    server: ServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("ERROR"):
+        assert _post(server, {"query": "{ nope }"}, headers=ACCEPT).status_code == 400
+        body = {"query": "query($n: Int!) { health { status } }", "variables": {"n": "x"}}
+        assert _post(server, body, headers=ACCEPT).status_code == 400
+    assert [r for r in caplog.records if r.name.startswith("strawberry")] == []
