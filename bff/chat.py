@@ -3,6 +3,8 @@
 A failure before the first token may be retried or fall back to the next
 route; after the first token the stream ends with an error, never a silent
 restart that would repeat text. Chat text never goes through the validator.
+PII in the messages is redacted before they leave (placeholders are not
+restored into the streamed reply).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +27,7 @@ from bff.resilience.plan import AttemptPlan
 from bff.resilience.timeouts import within
 from bff.routes import parse_route
 from bff.run import ErrorCode, Fallback
+from bff.sanitize import Redactor
 from bff.tokens import estimate_tokens
 
 MAX_MESSAGES = 100
@@ -61,6 +64,7 @@ class ChatDone:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
+    redactions: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,8 @@ class ChatRunner:
 
     async def stream(self, messages: tuple[Message, ...]) -> AsyncGenerator[ChatEvent, None]:
         started = self._clock()
+        redactor = Redactor()
+        messages = tuple(replace(m, content=redactor.redact(m.content or "")) for m in messages)
         plan = self._plans([self._settings.model, *self._settings.fallback_models])
         last_error: BFFError | None = None
         while (step := plan.next()) is not None:
@@ -140,6 +146,7 @@ class ChatRunner:
                 prompt_tokens=usage.prompt_tokens if usage else prompt,
                 completion_tokens=usage.completion_tokens if usage else estimate_tokens(sent),
                 latency_ms=round((self._clock() - started) * 1000, 3),
+                redactions=dict(redactor.counts),
             )
             return
         error = final_error(plan, last_error)

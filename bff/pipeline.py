@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from bff.config import Settings
 from bff.exceptions import (
@@ -49,6 +49,7 @@ from bff.run import (
     RunOutcome,
     Started,
 )
+from bff.sanitize import Redactor, redact_values
 from bff.structured import StructuredCall
 from bff.tasks import Task
 
@@ -124,7 +125,10 @@ class Pipeline:
         plan = self.plan(routes)
         meta = RunMeta(run_id=uuid.uuid4().hex, task=task.name, model=routes[0])
         yield Started(meta.run_id, task.name, routes[0])
-        base = messages = task.messages(data)
+        redactor = Redactor()
+        redacted = _redacted_input(task, data, redactor)
+        meta.redactions = dict(redactor.counts)
+        base = messages = task.messages(redacted)
         last_error: BFFError | None = None
         current = 0
         while (step := plan.next()) is not None:
@@ -166,7 +170,7 @@ class Pipeline:
                 plan.succeeded(step)
                 meta.fallback = Fallback.MODEL if step.index else Fallback.NONE
                 meta.latency_ms = (self._clock() - started) * 1000
-                yield Completed(result.output, meta)
+                yield Completed(_restored(task, result.output, redactor), meta)
                 return
             error = result.error
             assert error is not None
@@ -188,9 +192,34 @@ class Pipeline:
         if task.safe_response is not None:
             yield FallingBack(meta.model, SAFE_RESPONSE_ROUTE, final.kind)
             meta.model, meta.fallback = SAFE_RESPONSE_ROUTE, Fallback.SAFE_RESPONSE
-            yield Completed(task.safe_response(data), meta)
+            yield Completed(task.safe_response(data if task.restore_pii else redacted), meta)
             return
         yield Failed(error_code(final), str(final), meta)
+
+
+def _redacted_input(task: Task[Any, Any], data: BaseModel, redactor: Redactor) -> BaseModel:
+    """The input with PII replaced by placeholders: nothing sensitive leaves for a provider."""
+    values = redact_values(data.model_dump(mode="json"), redactor)
+    try:
+        redacted: BaseModel = task.input_model.model_validate(values)
+    except ValidationError:
+        # A placeholder broke a constraint of the input model: send the redacted text
+        # anyway, unvalidated; the originals still never leave.
+        redacted = task.input_model.model_construct(**values)
+    return redacted
+
+
+def _restored(task: Task[Any, Any], output: BaseModel, redactor: Redactor) -> BaseModel:
+    """The output with the originals put back, when the task asks and it still validates."""
+    if not task.restore_pii or not redactor.counts:
+        return output
+    try:
+        restored: BaseModel = task.output_model.model_validate_json(
+            redactor.restore(output.model_dump_json())
+        )
+    except ValidationError:
+        return output
+    return restored
 
 
 def final_error(plan: AttemptPlan, last: BFFError | None) -> BFFError:

@@ -57,6 +57,7 @@ class RunMeta:
     completion_tokens: int = 0
     latency_ms: float = 0.0
     errors: list[AttemptRecord] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

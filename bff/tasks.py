@@ -52,6 +52,8 @@ class Task(Generic[InputT, OutputT]):
     max_tokens: int = 1024
     temperature: float | None = 0.0
     safe_response: Callable[[InputT], OutputT] | None = None
+    restore_pii: bool = False
+    """Put redacted PII back into the validated output (off: the output keeps placeholders)."""
     result_field: str | None = None
     """The field of the GraphQL result type holding the object (default: the model's name)."""
 

@@ -28,6 +28,12 @@ class AttemptError:
     message: str
 
 
+@strawberry.type(description="How many distinct values of one kind of PII were redacted.")
+class RedactionCount:
+    kind: str = strawberry.field(description="EMAIL, PHONE, CARD, IBAN, SSN, IP, SECRET or JWT.")
+    count: int
+
+
 @strawberry.type(description="How a run went.")
 class RunMeta:
     run_id: strawberry.ID
@@ -39,6 +45,9 @@ class RunMeta:
     completion_tokens: int
     latency_ms: float
     errors: list[AttemptError]
+    redactions: list[RedactionCount] = strawberry.field(
+        description="PII redacted from the input before it left for a provider."
+    )
 
     @classmethod
     def of(cls, meta: run.RunMeta) -> RunMeta:
@@ -51,6 +60,9 @@ class RunMeta:
             prompt_tokens=meta.prompt_tokens,
             completion_tokens=meta.completion_tokens,
             latency_ms=round(meta.latency_ms, 3),
+            redactions=[
+                RedactionCount(kind=k, count=n) for k, n in sorted(meta.redactions.items())
+            ],
             errors=[
                 AttemptError(attempt=e.attempt, model=e.model, kind=e.kind, message=e.message)
                 for e in meta.errors

@@ -1,0 +1,198 @@
+"""PII never reaches the provider; text without PII passes unchanged; restoration round-trips."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import replace
+from typing import Any
+
+import anyio
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bff.config import Settings
+from bff.demo.tasks import EXTRACT_ACTION_PLAN, TextInput
+from bff.pipeline import Pipeline
+from bff.providers.registry import ProviderRegistry
+from bff.run import Completed
+from bff.sanitize import Redactor
+from bff.testing.server import SimulatorServer
+from tests.conftest import BffFactory
+
+LOWER = "abcdefghijklmnopqrstuvwxyz"
+ALNUM = LOWER + LOWER.upper() + "0123456789"
+
+
+def _luhn_digit(body: str) -> str:
+    total = 0
+    for index, char in enumerate(reversed(body)):
+        digit = int(char)
+        if index % 2 == 0:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+@st.composite
+def card(draw: st.DrawFn) -> str:
+    body = "4" + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=14, max_size=14)))
+    number = body + _luhn_digit(body)
+    return " ".join(number[i : i + 4] for i in range(0, 16, 4))
+
+
+@st.composite
+def iban(draw: st.DrawFn) -> str:
+    bban = "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=18, max_size=18)))
+    numeric = "".join(str(int(c, 36)) for c in bban + "DE00")
+    check = 98 - int(numeric) % 97
+    return f"DE{check:02d}{bban}"
+
+
+def _digits(n: int) -> st.SearchStrategy[str]:
+    return st.text("0123456789", min_size=n, max_size=n)
+
+
+PII: dict[str, st.SearchStrategy[str]] = {
+    "EMAIL": st.builds(
+        lambda a, b: f"{a}.x@{b}.example.com",
+        st.text(LOWER, min_size=1),
+        st.text(LOWER, min_size=1),
+    ),
+    "PHONE": st.one_of(
+        st.builds(lambda d: f"+44 20 7946 {d}", _digits(4)),
+        st.builds(lambda a, b: f"(212) {a}-{b}", _digits(3), _digits(4)),
+        st.builds(lambda a, b: f"415-{a}-{b}", _digits(3), _digits(4)),
+    ),
+    "CARD": card(),
+    "IBAN": iban(),
+    "SSN": st.builds(
+        lambda a, b, c: f"{a}-{b}-{c}",
+        st.integers(100, 665).map(str),
+        st.integers(10, 99).map(str),
+        st.integers(1000, 9999).map(str),
+    ),
+    "IP": st.one_of(
+        st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", *[st.integers(1, 254)] * 4),
+        st.integers(2**64, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
+    ),
+    "SECRET": st.one_of(
+        st.text(ALNUM, min_size=32, max_size=40).map(lambda t: "sk-proj-" + t),
+        st.text(ALNUM, min_size=36, max_size=36).map(lambda t: "ghp_" + t),
+        st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=16, max_size=16).map(
+            lambda t: "AKIA" + t
+        ),
+    ),
+    "JWT": st.builds(
+        lambda a, b, c: f"eyJ{a}.eyJ{b}.{c}",
+        st.text(ALNUM, min_size=8, max_size=20),
+        st.text(ALNUM, min_size=8, max_size=20),
+        st.text(ALNUM, min_size=16, max_size=30),
+    ),
+}
+WORDS = st.lists(st.text(LOWER, min_size=1, max_size=8), min_size=0, max_size=6).map(" ".join)
+
+
+@st.composite
+def texts_with_pii(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
+    kinds = draw(st.lists(st.sampled_from(sorted(PII)), min_size=1, max_size=8))
+    values = {f"{kind}:{i}": draw(PII[kind]) for i, kind in enumerate(kinds)}
+    parts = [draw(WORDS)]
+    for value in values.values():
+        parts += [value, draw(WORDS)]
+    return ", ".join(parts) + ".", values
+
+
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@SETTINGS
+@given(texts_with_pii())
+def test_every_kind_is_redacted_and_restored(sample: tuple[str, dict[str, str]]) -> None:
+    text, values = sample
+    redactor = Redactor()
+    redacted = redactor.redact(text)
+    for value in values.values():
+        assert value not in redacted
+    assert redactor.restore(redacted) == text
+    assert set(redactor.counts) >= {key.split(":")[0] for key in values}
+
+
+@SETTINGS
+@given(st.lists(WORDS, max_size=8).map(". ".join))
+def test_text_without_pii_is_unchanged(text: str) -> None:
+    redactor = Redactor()
+    assert redactor.redact(text) == text and not redactor.counts
+
+
+def test_placeholders_are_consistent_within_a_request() -> None:
+    redactor = Redactor()
+    first = redactor.redact("mail ann@example.com, then bob@example.com")
+    second = redactor.redact("again ann@example.com")
+    assert first == "mail [EMAIL_1], then [EMAIL_2]"
+    assert second == "again [EMAIL_1]"
+    assert redactor.counts == {"EMAIL": 2}
+
+
+def test_near_misses_are_left_alone() -> None:
+    text = "Card 4111 1111 1111 1112, on 2024-05-01 at 10:30, order 12345, version 3.14"
+    assert Redactor().redact(text) == text
+
+
+@SETTINGS
+@given(sample=texts_with_pii())
+def test_no_original_value_reaches_the_simulator(
+    _simulator_server: SimulatorServer, sample: tuple[str, dict[str, str]]
+) -> None:
+    text, values = sample
+    sim = _simulator_server.simulator
+    sim.reset()
+    options: dict[str, Any] = {
+        "model": "sim/gpt-4o",
+        "endpoints": {"sim": {"base_url": _simulator_server.base_url}},
+    }
+    config = Settings(**options)
+
+    async def run() -> Completed:
+        registry = ProviderRegistry(config)
+        try:
+            result = await Pipeline(registry.get, config).execute(
+                EXTRACT_ACTION_PLAN, TextInput(text="Please call Bob. " + text)
+            )
+        finally:
+            await registry.aclose()
+        assert isinstance(result, Completed)
+        return result
+
+    result = anyio.run(run)
+    sent = json.dumps([r.body for r in sim.requests])
+    for value in values.values():
+        assert value not in sent
+        assert json.dumps(value)[1:-1] not in sent
+    assert sum(result.meta.redactions.values()) >= 1
+
+
+def test_restoring_into_the_output(sim: SimulatorServer) -> None:
+    config = Settings(model="sim/gpt-4o", endpoints={"sim": {"base_url": sim.base_url}})  # type: ignore[arg-type]
+    text = TextInput(text="Email ann@example.com today.")
+
+    async def run(restore: bool) -> str:
+        registry = ProviderRegistry(config)
+        task = replace(EXTRACT_ACTION_PLAN, restore_pii=restore)
+        result = await Pipeline(registry.get, config).execute(task, text)
+        await registry.aclose()
+        assert isinstance(result, Completed)
+        return result.output.actions[0].summary  # type: ignore[attr-defined, no-any-return]
+
+    assert anyio.run(run, False) == "Email [EMAIL_1] today"
+    assert anyio.run(run, True) == "Email ann@example.com today"
+    assert "ann@example.com" not in json.dumps([r.body for r in sim.simulator.requests])
+
+
+def test_chat_redacts_too(bff: BffFactory, sim: SimulatorServer) -> None:
+    body = {"messages": [{"role": "user", "content": "My card is 4111 1111 1111 1111."}]}
+    response = httpx.post(f"{bff().url}/chat/stream", json=body, timeout=30)
+    assert '"redactions":{"CARD":1}' in response.text
+    (record,) = sim.simulator.requests
+    assert record.body["messages"][0]["content"] == "My card is [CARD_1]."
