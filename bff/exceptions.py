@@ -2,6 +2,7 @@
 
     BFFError
     ├── ConfigError                  a setting is missing or malformed
+    ├── InputRejectedError           an input over a limit, or not valid text
     ├── DeadlineExceededError        the request's overall deadline passed
     ├── CircuitOpenError             every route's circuit breaker is open
     ├── OutputError                  the model's output cannot become a valid result
@@ -41,6 +42,12 @@ class ConfigError(BFFError):
         super().__init__(f"{setting}: {message}")
         self.setting = setting
         self.message = message
+
+
+class InputRejectedError(BFFError):
+    """The input is over one of the task's limits, or is not valid text."""
+
+    kind: ClassVar[str] = "input_rejected"
 
 
 class DeadlineExceededError(BFFError):

@@ -24,6 +24,7 @@ from bff.exceptions import (
     CircuitOpenError,
     ContentFilteredError,
     DeadlineExceededError,
+    InputRejectedError,
     OutputError,
     ProviderTimeoutError,
     RateLimitedError,
@@ -49,9 +50,11 @@ from bff.run import (
     RunOutcome,
     Started,
 )
-from bff.sanitize import Redactor, redact_values
+from bff.sanitize import Redactor, clean_values, redact_values
+from bff.streaming.parser import format_errors
 from bff.structured import StructuredCall
 from bff.tasks import Task
+from bff.tokens import estimate_tokens
 
 ProviderResolver = Callable[[Route], Provider]
 logger = logging.getLogger("bff.pipeline")
@@ -125,10 +128,23 @@ class Pipeline:
         plan = self.plan(routes)
         meta = RunMeta(run_id=uuid.uuid4().hex, task=task.name, model=routes[0])
         yield Started(meta.run_id, task.name, routes[0])
+        try:
+            data = _checked_input(task, data)
+        except InputRejectedError as exc:
+            yield Failed(ErrorCode.INPUT_REJECTED, str(exc), meta)
+            return
         redactor = Redactor()
         redacted = _redacted_input(task, data, redactor)
         meta.redactions = dict(redactor.counts)
         base = messages = task.messages(redacted)
+        prompt_tokens = sum(estimate_tokens(m.content or "") for m in base)
+        if prompt_tokens > task.max_input_tokens:
+            message = (
+                f"the prompt is about {prompt_tokens} tokens; "
+                f"max_input_tokens is {task.max_input_tokens}"
+            )
+            yield Failed(ErrorCode.INPUT_REJECTED, message, meta)
+            return
         last_error: BFFError | None = None
         current = 0
         while (step := plan.next()) is not None:
@@ -195,6 +211,32 @@ class Pipeline:
             yield Completed(task.safe_response(data if task.restore_pii else redacted), meta)
             return
         yield Failed(error_code(final), str(final), meta)
+
+
+def _checked_input(task: Task[Any, Any], data: BaseModel) -> BaseModel:
+    """The input with control characters stripped; raises InputRejectedError for an
+    input over ``max_input_chars``."""
+    values = clean_values(data.model_dump(mode="json"))
+    chars = _chars(values)
+    if chars > task.max_input_chars:
+        raise InputRejectedError(
+            f"the input is {chars} characters; max_input_chars is {task.max_input_chars}"
+        )
+    try:
+        checked: BaseModel = task.input_model.model_validate(values)
+    except ValidationError as exc:  # stripping control characters broke a constraint
+        raise InputRejectedError("; ".join(format_errors(exc))) from None
+    return checked
+
+
+def _chars(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_chars(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_chars(v) for v in value)
+    return 0
 
 
 def _redacted_input(task: Task[Any, Any], data: BaseModel, redactor: Redactor) -> BaseModel:

@@ -124,6 +124,28 @@ class Redactor:
         return placeholder
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters (tab, newline and carriage return stay).
+
+    Text that is not valid Unicode never gets this far: Pydantic refuses it when
+    it validates the request."""
+    return _CONTROL.sub("", text)
+
+
+def clean_values(value: Any) -> Any:
+    """``value`` (JSON-like data) with every string cleaned by ``clean_text``."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {k: clean_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_values(v) for v in value]
+    return value
+
+
 def redact_values(value: Any, redactor: Redactor) -> Any:
     """``value`` (JSON-like data) with every string redacted."""
     if isinstance(value, str):

@@ -52,6 +52,10 @@ class Task(Generic[InputT, OutputT]):
     max_tokens: int = 1024
     temperature: float | None = 0.0
     safe_response: Callable[[InputT], OutputT] | None = None
+    max_input_chars: int = 20_000
+    """Longest input, all its strings together; longer is INPUT_REJECTED."""
+    max_input_tokens: int = 8_000
+    """Most estimated tokens in the rendered prompt (system prompt included)."""
     restore_pii: bool = False
     """Put redacted PII back into the validated output (off: the output keeps placeholders)."""
     result_field: str | None = None

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from bff.chat import ChatBody, ChatDone, ChatFailed, ChatRunner, Token
 from bff.providers._types import Message
 from bff.run import ErrorCode
+from bff.sanitize import clean_text
 from bff.streaming.parser import format_errors
 
 
@@ -80,12 +81,13 @@ def chat_endpoint(
 
     async def chat_stream(request: Request) -> Response:
         try:
+            # Pydantic's JSON parser already refuses text that is not valid Unicode.
             body = ChatBody.model_validate_json(await request.body())
         except ValidationError as exc:
             message = "; ".join(format_errors(exc))
             error = {"code": ErrorCode.INPUT_REJECTED.value, "message": message}
             return JSONResponse({"error": error}, status_code=400)
-        messages = tuple(Message(m.role, m.content) for m in body.messages)
+        messages = tuple(Message(m.role, clean_text(m.content)) for m in body.messages)
         shutdown = anyio.Event()
         return EventSourceResponse(
             _events(runner, messages, shutdown, drain_s),

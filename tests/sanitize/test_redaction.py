@@ -196,3 +196,59 @@ def test_chat_redacts_too(bff: BffFactory, sim: SimulatorServer) -> None:
     assert '"redactions":{"CARD":1}' in response.text
     (record,) = sim.simulator.requests
     assert record.body["messages"][0]["content"] == "My card is [CARD_1]."
+
+
+def test_input_limits_and_control_characters(bff: BffFactory, sim: SimulatorServer) -> None:
+    from tests.api.helpers import mutate
+
+    server = bff()
+
+    def payload(text: str) -> dict[str, Any]:
+        return mutate(server.url, "ExtractActionPlan", text=text)["extractActionPlan"]
+
+    cleaned = payload("Call\x00 Bob\x07 today.\tThanks")
+    assert cleaned["__typename"] == "ActionPlanResult"
+    (record,) = sim.simulator.requests
+    assert record.body["messages"][1]["content"] == "Call Bob today.\tThanks"
+    only_control = payload("\x00\x01")
+    assert only_control["code"] == "INPUT_REJECTED"
+    assert only_control["message"] == "text: String should have at least 1 character"
+    wordy = payload("word " * 3000)  # 15,000 characters: within 20,000, but ~3,800 tokens
+    assert wordy["__typename"] == "ActionPlanResult"
+    assert len(sim.simulator.requests) == 2
+
+
+def test_the_token_limit_is_named(bff: BffFactory, sim: SimulatorServer) -> None:
+    from tests.api.helpers import mutate
+
+    tasks = replace(EXTRACT_ACTION_PLAN, max_input_tokens=100, max_input_chars=300)
+    from bff.tasks import TaskRegistry
+
+    server = bff(TaskRegistry([tasks]))
+    too_long = mutate(server.url, "ExtractActionPlan", text="x" * 301)["extractActionPlan"]
+    assert too_long["code"] == "INPUT_REJECTED"
+    assert too_long["message"] == "the input is 301 characters; max_input_chars is 300"
+    too_many = mutate(server.url, "ExtractActionPlan", text="y" * 290)["extractActionPlan"]
+    assert too_many["code"] == "INPUT_REJECTED"
+    assert too_many["message"].endswith("tokens; max_input_tokens is 100")
+    assert sim.simulator.requests == []
+
+
+def test_invalid_text_is_rejected(bff: BffFactory, sim: SimulatorServer) -> None:
+    server = bff()
+    body = b'{"messages":[{"role":"user","content":"bad \\ud800 surrogate"}]}'
+    response = httpx.post(f"{server.url}/chat/stream", content=body, timeout=30)
+    assert response.status_code == 400
+    assert "Invalid JSON" in response.json()["error"]["message"]
+    from tests.api.helpers import operation
+
+    query = (
+        b'{"query": %s, "variables": {"text": "bad \\ud800 surrogate"}}'
+        % json.dumps(operation("ExtractActionPlan")).encode()
+    )
+    answer = httpx.post(
+        f"{server.url}/graphql", content=query, headers={"content-type": "application/json"}
+    ).json()["data"]["extractActionPlan"]
+    assert answer["code"] == "INPUT_REJECTED"
+    assert answer["message"].startswith("text: Input should be a valid string")
+    assert sim.simulator.requests == []
