@@ -50,7 +50,7 @@ from bff.run import (
     RunOutcome,
     Started,
 )
-from bff.sanitize import Redactor, clean_values, redact_values
+from bff.sanitize import Redactor, clean_text, map_strings, strings
 from bff.streaming.parser import format_errors
 from bff.structured import StructuredCall
 from bff.tasks import Task
@@ -216,8 +216,8 @@ class Pipeline:
 def _checked_input(task: Task[Any, Any], data: BaseModel) -> BaseModel:
     """The input with control characters stripped; raises InputRejectedError for an
     input over ``max_input_chars``."""
-    values = clean_values(data.model_dump(mode="json"))
-    chars = _chars(values)
+    values = map_strings(data.model_dump(mode="json"), clean_text)
+    chars = sum(map(len, strings(values)))
     if chars > task.max_input_chars:
         raise InputRejectedError(
             f"the input is {chars} characters; max_input_chars is {task.max_input_chars}"
@@ -229,19 +229,9 @@ def _checked_input(task: Task[Any, Any], data: BaseModel) -> BaseModel:
     return checked
 
 
-def _chars(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(_chars(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(_chars(v) for v in value)
-    return 0
-
-
 def _redacted_input(task: Task[Any, Any], data: BaseModel, redactor: Redactor) -> BaseModel:
     """The input with PII replaced by placeholders: nothing sensitive leaves for a provider."""
-    values = redact_values(data.model_dump(mode="json"), redactor)
+    values = map_strings(data.model_dump(mode="json"), redactor.redact)
     try:
         redacted: BaseModel = task.input_model.model_validate(values)
     except ValidationError:

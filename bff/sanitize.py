@@ -15,7 +15,7 @@ import functools
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _Check = Callable[[str], bool]
@@ -135,26 +135,27 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def clean_values(value: Any) -> Any:
-    """``value`` (JSON-like data) with every string cleaned by ``clean_text``."""
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` (JSON-like data) with ``change`` applied to every string in it."""
     if isinstance(value, str):
-        return clean_text(value)
+        return change(value)
     if isinstance(value, dict):
-        return {k: clean_values(v) for k, v in value.items()}
+        return {k: map_strings(v, change) for k, v in value.items()}
     if isinstance(value, list):
-        return [clean_values(v) for v in value]
+        return [map_strings(v, change) for v in value]
     return value
 
 
-def redact_values(value: Any, redactor: Redactor) -> Any:
-    """``value`` (JSON-like data) with every string redacted."""
+def strings(value: Any) -> Iterator[str]:
+    """Every string in ``value`` (JSON-like data)."""
     if isinstance(value, str):
-        return redactor.redact(value)
-    if isinstance(value, dict):
-        return {k: redact_values(v, redactor) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_values(v, redactor) for v in value]
-    return value
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
 
 
 _PLACEHOLDER = re.compile(r"\[(?:JWT|SECRET|EMAIL|IBAN|CARD|SSN|IP|PHONE)_\d+\]")
