@@ -99,7 +99,7 @@ class ChatRunner:
         started = self._clock()
         redactor = Redactor()
         messages = tuple(replace(m, content=redactor.redact(m.content or "")) for m in messages)
-        plan = self._plans([self._settings.model, *self._settings.fallback_models])
+        plan = self._plans([str(route) for route in self._settings.routes])
         last_error: BFFError | None = None
         while (step := plan.next()) is not None:
             route = parse_route(step.route)

@@ -116,7 +116,9 @@ def _expected(fault: Fault, outcome: str) -> tuple[str, int]:
     return FALLBACK, (ATTEMPTS if fault.retried else 1) + 1
 
 
-def _backoff(fault: Fault, retries: int) -> list[float]:
+def _backoff(fault: Fault, outcome: str) -> list[float]:
+    """The delays slept before a recovery: one retry, or every retry on the primary route."""
+    retries = 1 if outcome == "retry" else (ATTEMPTS - 1 if fault.retried else 0)
     if fault.step.get("status") == 429:
         return [2.0] * retries
     return [min(0.4, 0.1 * 2**n) for n in range(retries)]
@@ -150,8 +152,7 @@ async def test_task(
     assert result.meta.fallback == (Fallback.NONE if outcome == "retry" else Fallback.MODEL)
     assert [a.action_type for a in result.output.actions] == ["call", "email"]  # type: ignore[attr-defined]
     assert len(records) == attempts
-    retries = 1 if outcome == "retry" else (ATTEMPTS - 1 if fault.retried else 0)
-    assert sleeps.delays == _backoff(fault, retries)
+    assert sleeps.delays == _backoff(fault, outcome)
     assert records[0].hung_up == fault.hangs_up
 
 
@@ -190,5 +191,4 @@ async def test_chat(
     assert (final.model, final.attempts) == (route, attempts) and len(records) == attempts
     text = "".join(e.text for e in events if isinstance(e, Token))
     assert text.startswith("You asked about")
-    retries = 1 if outcome == "retry" else (ATTEMPTS - 1 if fault.retried else 0)
-    assert sleeps.delays == _backoff(fault, retries)
+    assert sleeps.delays == _backoff(fault, outcome)
