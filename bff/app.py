@@ -56,7 +56,7 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
     drain = Drain(max(0.0, settings.shutdown_timeout_s - 1.5))
     graphql = GraphQLView(build_schema(tasks, pipeline, settings), drain)
     chat = chat_endpoint(
-        ChatRunner(registry.get, settings, plans=pipeline.plan),
+        ChatRunner(registry.get, settings, plans=pipeline.plan, spends=pipeline.spend),
         ping_s=settings.sse_ping_s,
         drain_s=drain.window_s,
     )

@@ -19,8 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bff.budget import ANONYMOUS, Spend
 from bff.config import Settings
-from bff.exceptions import BFFError, DeadlineExceededError, ProviderError
+from bff.exceptions import BFFError, BudgetExceededError, DeadlineExceededError, ProviderError
 from bff.pipeline import ProviderResolver, error_code, final_error
 from bff.providers._types import ChatRequest, Finish, Message, RefusalDelta, TextDelta, Usage
 from bff.resilience.plan import AttemptPlan
@@ -28,7 +29,7 @@ from bff.resilience.timeouts import within
 from bff.routes import parse_route
 from bff.run import ErrorCode, Fallback
 from bff.sanitize import Redactor
-from bff.tokens import estimate_tokens
+from bff.tokens import estimate_prompt_tokens, estimate_tokens
 
 MAX_MESSAGES = 100
 MAX_MESSAGE_CHARS = 32_000
@@ -64,6 +65,7 @@ class ChatDone:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
+    cost_usd: float
     redactions: dict[str, int]
 
 
@@ -86,29 +88,43 @@ class ChatRunner:
         settings: Settings,
         *,
         plans: Callable[[list[str]], AttemptPlan],
+        spends: Callable[[str], Spend],
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._providers = providers
         self._settings = settings
         self._plans = plans
+        self._spends = spends
         self._clock = clock
         self._sleep = sleep
 
-    async def stream(self, messages: tuple[Message, ...]) -> AsyncGenerator[ChatEvent, None]:
+    async def stream(
+        self, messages: tuple[Message, ...], *, client: str = ANONYMOUS
+    ) -> AsyncGenerator[ChatEvent, None]:
         started = self._clock()
         redactor = Redactor()
         messages = tuple(replace(m, content=redactor.redact(m.content or "")) for m in messages)
         plan = self._plans([str(route) for route in self._settings.routes])
+        spend = self._spends(client)
+        max_tokens = min(self._settings.chat_max_tokens, self._settings.max_tokens_cap)
         last_error: BFFError | None = None
         while (step := plan.next()) is not None:
             route = parse_route(step.route)
+            request = ChatRequest(route.model, messages, max_tokens=max_tokens)
+            prompt = estimate_prompt_tokens(request)
+            try:
+                reservation = spend.reserve(step.route, prompt, max_tokens)
+            except BudgetExceededError as exc:
+                plan.released(step)
+                yield ChatFailed(ErrorCode.BUDGET_EXCEEDED, str(exc))
+                return
             sent = ""
             finish = "stop"
             usage: Usage | None = None
             try:
                 events = within(
-                    self._providers(route).stream(ChatRequest(route.model, messages)),
+                    self._providers(route).stream(request),
                     first_token_s=self._settings.first_token_timeout_s,
                     deadline_s=plan.remaining(),
                 )
@@ -122,6 +138,7 @@ class ChatRunner:
                         elif isinstance(event, Usage):
                             usage = event
             except (ProviderError, DeadlineExceededError) as exc:
+                reservation.settle(prompt, estimate_tokens(sent))
                 delay = plan.failed(step, exc)
                 if sent:
                     yield ChatFailed(
@@ -134,18 +151,22 @@ class ChatRunner:
                 continue
             except BaseException:
                 plan.released(step)
+                reservation.settle(prompt, estimate_tokens(sent))
                 raise
             plan.succeeded(step)
-            prompt = sum(estimate_tokens(m.content or "") for m in messages)
+            prompt_tokens = usage.prompt_tokens if usage else prompt
+            completion_tokens = usage.completion_tokens if usage else estimate_tokens(sent)
+            reservation.settle(prompt_tokens, completion_tokens)
             yield ChatDone(
                 run_id=uuid.uuid4().hex,
                 model=step.route,
                 attempts=plan.number,
                 fallback=Fallback.MODEL if step.index else Fallback.NONE,
                 finish_reason=finish,
-                prompt_tokens=usage.prompt_tokens if usage else prompt,
-                completion_tokens=usage.completion_tokens if usage else estimate_tokens(sent),
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
                 latency_ms=round((self._clock() - started) * 1000, 3),
+                cost_usd=spend.cost_usd,
                 redactions=dict(redactor.counts),
             )
             return

@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bff.budget import Price
 from bff.exceptions import ConfigError
 from bff.providers.demo import DEMO_FAULTS, DemoFault
 from bff.resilience.backoff import RetryPolicy
@@ -100,6 +101,12 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
     )
     endpoints: dict[str, EndpointSettings] = {}
+    max_tokens_cap: int = Field(default=4096, ge=1)
+    chat_max_tokens: int = Field(default=1024, ge=1)
+    request_token_budget: int = Field(default=50_000, ge=1)
+    client_daily_tokens: int | None = Field(default=None, ge=1)
+    client_daily_cost_usd: float | None = Field(default=None, gt=0)
+    prices: dict[str, Price] = {}
 
     _split = field_validator("fallback_models", "demo_fault_kinds", mode="before")(_split_commas)
 
@@ -113,6 +120,11 @@ class Settings(BaseSettings):
     @classmethod
     def _fallback_syntax(cls, value: list[str]) -> list[str]:
         return [str(parse_route(item)) for item in value]
+
+    @field_validator("prices")
+    @classmethod
+    def _price_routes(cls, value: dict[str, Price]) -> dict[str, Price]:
+        return {str(parse_route(route)): price for route, price in value.items()}
 
     @model_validator(mode="after")
     def _known_providers(self) -> Settings:

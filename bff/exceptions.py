@@ -56,6 +56,18 @@ class DeadlineExceededError(BFFError):
     kind: ClassVar[str] = "deadline"
 
 
+class BudgetExceededError(BFFError):
+    """A call the remaining token or cost budget cannot cover; it was not made."""
+
+    kind: ClassVar[str] = "budget_exceeded"
+
+
+class ToolDepthExceededError(BFFError):
+    """The model asked for another round of tool calls past the task's depth limit."""
+
+    kind: ClassVar[str] = "tool_depth_exceeded"
+
+
 class CircuitOpenError(BFFError):
     """Every route was skipped: their circuit breakers are open."""
 
@@ -184,3 +196,10 @@ class RefusalError(OutputError):
     """The model refused; ``message`` is its refusal."""
 
     kind: ClassVar[str] = "refused"
+
+
+class ToolCallError(OutputError):
+    """The model called a tool that does not exist or with invalid arguments, or the tool
+    failed; the message goes back to the model."""
+
+    kind: ClassVar[str] = "tool_error"

@@ -14,13 +14,16 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from bff.budget import ANONYMOUS, DailyLedger, Spend
 from bff.config import Settings
 from bff.exceptions import (
     BFFError,
+    BudgetExceededError,
     CircuitOpenError,
     ContentFilteredError,
     DeadlineExceededError,
@@ -29,6 +32,9 @@ from bff.exceptions import (
     ProviderTimeoutError,
     RateLimitedError,
     RefusalError,
+    ToolCallError,
+    ToolDepthExceededError,
+    TruncatedOutputError,
 )
 from bff.providers._types import ChatRequest
 from bff.providers.base import Provider
@@ -54,7 +60,8 @@ from bff.sanitize import Redactor, clean_text, map_strings, strings
 from bff.streaming.parser import format_errors
 from bff.structured import StructuredCall
 from bff.tasks import Task
-from bff.tokens import estimate_tokens
+from bff.tokens import estimate_prompt_tokens, estimate_tokens
+from bff.tools import run_tools
 
 ProviderResolver = Callable[[Route], Provider]
 logger = logging.getLogger("bff.pipeline")
@@ -64,6 +71,8 @@ def error_code(error: BFFError) -> ErrorCode:
     """The code a client sees for a run that ended on ``error``."""
     if isinstance(error, RefusalError | ContentFilteredError):
         return ErrorCode.REFUSED
+    if isinstance(error, BudgetExceededError):
+        return ErrorCode.BUDGET_EXCEEDED
     if isinstance(error, OutputError):
         return ErrorCode.VALIDATION_FAILED
     if isinstance(error, RateLimitedError):
@@ -82,6 +91,7 @@ class Pipeline:
         settings: Settings,
         *,
         breakers: Breakers | None = None,
+        ledger: DailyLedger | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
@@ -91,6 +101,9 @@ class Pipeline:
         self._settings = settings
         self.breakers = breakers or Breakers(
             threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s
+        )
+        self.ledger = ledger or DailyLedger(
+            tokens=settings.client_daily_tokens, cost_usd=settings.client_daily_cost_usd
         )
         self._clock = clock
         self._sleep = sleep
@@ -114,57 +127,90 @@ class Pipeline:
             rng=self._rng,
         )
 
-    async def execute(self, task: Task[Any, Any], data: BaseModel) -> RunOutcome:
+    async def execute(
+        self, task: Task[Any, Any], data: BaseModel, *, client: str = ANONYMOUS
+    ) -> RunOutcome:
         """Run to the end and return the outcome, dropping the progress events."""
-        async with aclosing(self.run(task, data)) as events:
+        async with aclosing(self.run(task, data, client=client)) as events:
             async for event in events:
                 if isinstance(event, Completed | Failed):
                     return event
         raise AssertionError("a run always ends in Completed or Failed")
 
-    async def run(self, task: Task[Any, Any], data: BaseModel) -> AsyncGenerator[RunEvent, None]:
+    def spend(self, client: str, token_budget: int | None = None) -> Spend:
+        """A new request's budgets: its own tokens and ``client``'s daily allowance."""
+        return Spend(
+            token_budget=token_budget or self._settings.request_token_budget,
+            ledger=self.ledger,
+            client=client,
+            prices=self._settings.prices,
+        )
+
+    async def run(
+        self, task: Task[Any, Any], data: BaseModel, *, client: str = ANONYMOUS
+    ) -> AsyncGenerator[RunEvent, None]:
         started = self._clock()
         routes = self.routes(task)
         plan = self.plan(routes)
         meta = RunMeta(run_id=uuid.uuid4().hex, task=task.name, model=routes[0])
+
+        def ended(code: ErrorCode, error: BaseException) -> Failed:
+            meta.latency_ms = (self._clock() - started) * 1000
+            return Failed(code, str(error), meta)
+
         yield Started(meta.run_id, task.name, routes[0])
         try:
             data = _checked_input(task, data)
         except InputRejectedError as exc:
-            yield Failed(ErrorCode.INPUT_REJECTED, str(exc), meta)
+            yield ended(ErrorCode.INPUT_REJECTED, exc)
             return
         redactor = Redactor()
         redacted = _redacted_input(task, data, redactor)
         meta.redactions = dict(redactor.counts)
-        base = messages = task.messages(redacted)
+        base = conversation = messages = task.messages(redacted)
         prompt_tokens = sum(estimate_tokens(m.content or "") for m in base)
         if prompt_tokens > task.max_input_tokens:
             message = (
                 f"the prompt is about {prompt_tokens} tokens; "
                 f"max_input_tokens is {task.max_input_tokens}"
             )
-            yield Failed(ErrorCode.INPUT_REJECTED, message, meta)
+            yield ended(ErrorCode.INPUT_REJECTED, InputRejectedError(message))
             return
+        spend = self.spend(client, task.token_budget)
+        cap = self._settings.max_tokens_cap
+        least_max_tokens = wanted_max_tokens = min(task.max_tokens, cap)
+        tools = tuple(tool.spec for tool in task.tools)
+        depth = 0
         last_error: BFFError | None = None
         current = 0
         while (step := plan.next()) is not None:
             if step.index != current:
                 reason = last_error.kind if last_error else "circuit_open"
                 yield FallingBack(meta.model, step.route, reason)
-                current, messages = step.index, base
+                current, conversation = step.index, base
+                messages = base
+            route = parse_route(step.route)
+            request = ChatRequest(
+                route.model, messages, task.output, least_max_tokens, task.temperature, tools
+            )
+            prompt = estimate_prompt_tokens(request)
+            # A raised max_tokens is used only as far as the budgets cover it.
+            affordable = int(spend.affordable_max_tokens(step.route, prompt))
+            request = replace(
+                request, max_tokens=max(least_max_tokens, min(wanted_max_tokens, affordable))
+            )
+            try:
+                reservation = spend.reserve(step.route, prompt, request.max_tokens or 0)
+            except BudgetExceededError as exc:
+                plan.released(step)
+                yield ended(ErrorCode.BUDGET_EXCEEDED, exc)
+                return
             meta.model = step.route
-            meta.attempts += 1
             call = StructuredCall(
-                self._providers(parse_route(step.route)),
-                ChatRequest(
-                    parse_route(step.route).model,
-                    messages,
-                    task.output,
-                    task.max_tokens,
-                    task.temperature,
-                ),
+                self._providers(route),
+                request,
                 task,
-                attempt=meta.attempts,
+                attempt=meta.attempts + 1,
                 route=step.route,
                 first_token_s=self._settings.first_token_timeout_s,
                 deadline_s=plan.remaining(),
@@ -177,18 +223,43 @@ class Pipeline:
                         yield event
             except BaseException:
                 plan.released(step)
+                reservation.settle(prompt, 0)
                 raise
             result = call.result
             assert result is not None
+            reservation.settle(result.prompt_tokens, result.completion_tokens)
             meta.prompt_tokens += result.prompt_tokens
             meta.completion_tokens += result.completion_tokens
+            meta.cost_usd = spend.cost_usd
             if result.output is not None:
+                meta.attempts += 1
                 plan.succeeded(step)
                 meta.fallback = Fallback.MODEL if step.index else Fallback.NONE
                 meta.latency_ms = (self._clock() - started) * 1000
                 yield Completed(_restored(task, result.output, redactor), meta)
                 return
             error = result.error
+            if result.tool_calls:
+                if depth >= task.max_tool_depth:
+                    plan.succeeded(step)
+                    meta.attempts += 1
+                    yield ended(
+                        ErrorCode.TOOL_DEPTH_EXCEEDED,
+                        ToolDepthExceededError(
+                            f"the model asked for tool round {depth + 1}; "
+                            f"max_tool_depth is {task.max_tool_depth}"
+                        ),
+                    )
+                    return
+                depth += 1
+                meta.tool_calls += len(result.tool_calls)
+                rounds = await run_tools(task.tool_map, result.tool_calls, redactor.redact)
+                conversation = messages = (*conversation, *rounds.messages)
+                if rounds.error is None:
+                    plan.again(step)  # the model is working: the attempt goes on
+                    continue
+                error = rounds.error
+            meta.attempts += 1
             assert error is not None
             last_error = error
             meta.errors.append(AttemptRecord(meta.attempts, step.route, error.kind, str(error)))
@@ -198,10 +269,12 @@ class Pipeline:
                 meta.run_id, task.name, step.route, meta.attempts, error.kind,
                 "none" if delay is None else f"{delay:.3f}",
             )  # fmt: skip
+            if isinstance(error, TruncatedOutputError):
+                wanted_max_tokens = min(wanted_max_tokens * 2, cap)
             if delay is not None:
                 yield Retrying(meta.attempts + 1, step.route, error.kind, str(error), delay)
-                if isinstance(error, OutputError):
-                    messages = reask(base, task, result.text, error, result.tool_call_id)
+                if isinstance(error, OutputError) and not isinstance(error, ToolCallError):
+                    messages = reask(conversation, task, result.text, error, result.tool_call_id)
                 await self._sleep(delay)
         final = final_error(plan, last_error)
         meta.latency_ms = (self._clock() - started) * 1000

@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     REFUSED = "REFUSED"
     TIMEOUT = "TIMEOUT"
     CANCELLED = "CANCELLED"
+    TOOL_DEPTH_EXCEEDED = "TOOL_DEPTH_EXCEEDED"
 
 
 SAFE_RESPONSE_ROUTE = "safe-response"
@@ -56,6 +57,8 @@ class RunMeta:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    tool_calls: int = 0
     errors: list[AttemptRecord] = field(default_factory=list)
     redactions: dict[str, int] = field(default_factory=dict)
 

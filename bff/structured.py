@@ -30,6 +30,7 @@ from bff.providers._types import (
     Finish,
     RefusalDelta,
     TextDelta,
+    ToolCall,
     ToolCallDelta,
     Usage,
 )
@@ -38,7 +39,7 @@ from bff.resilience.timeouts import within
 from bff.run import Progress
 from bff.streaming.parser import JsonStreamParser
 from bff.tasks import Task
-from bff.tokens import estimate_tokens
+from bff.tokens import estimate_prompt_tokens, estimate_tokens
 
 
 @dataclass(slots=True)
@@ -51,6 +52,8 @@ class CallResult:
     tool_call_id: str | None
     prompt_tokens: int
     completion_tokens: int
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Calls of the task's tools the model asked for instead of answering."""
 
 
 class StructuredCall:
@@ -89,10 +92,12 @@ class StructuredCall:
         finish: str | None = None
         usage: Usage | None = None
         call_id: str | None = None
+        requested: dict[int, list[str]] = {}  # index -> [id, name, arguments]
         deltas = reported_items = 0
         last_report = -math.inf  # the first delta is reported at once
         output: BaseModel | None = None
         error: OutputError | ProviderError | DeadlineExceededError | None = None
+        calls: tuple[ToolCall, ...] = ()
         try:
             events = within(
                 self._provider.stream(self._request),
@@ -110,6 +115,9 @@ class StructuredCall:
                             deltas += 1
                             call_id = call_id or event.id
                             parser.feed(event.arguments)
+                        elif not tools:
+                            deltas += 1
+                            _add_fragment(requested, event)
                     elif isinstance(event, RefusalDelta):
                         refusal += event.text
                     elif isinstance(event, Finish):
@@ -123,11 +131,19 @@ class StructuredCall:
                     ):
                         reported_items, last_report = parser.items_validated, now
                         yield Progress(self._attempt, self._route, deltas, reported_items)
-            output = self._accept(parser, finish, refusal)
+            if requested and not parser.text.strip() and not refusal:
+                if finish == "length":
+                    raise TruncatedOutputError("the model stopped at max_tokens mid tool call")
+                calls = tuple(
+                    ToolCall(id or f"call_{index}", name, arguments)
+                    for index, (id, name, arguments) in sorted(requested.items())
+                )
+            else:
+                output = self._accept(parser, finish, refusal)
         except (OutputError, ProviderError, DeadlineExceededError) as exc:
             error = exc
         text = parser.text
-        prompt = sum(estimate_tokens(m.content or "") for m in self._request.messages)
+        prompt = estimate_prompt_tokens(self._request)
         self.result = CallResult(
             output,
             error,
@@ -135,6 +151,7 @@ class StructuredCall:
             call_id,
             usage.prompt_tokens if usage else prompt,
             usage.completion_tokens if usage else estimate_tokens(text or refusal),
+            calls,
         )
 
     def _accept(self, parser: JsonStreamParser, finish: str | None, refusal: str) -> BaseModel:
@@ -149,3 +166,11 @@ class StructuredCall:
         if finish not in accepted:
             raise MalformedOutputError(f"the model finished with {finish!r}, not {accepted[0]!r}")
         return parser.close()
+
+
+def _add_fragment(requested: dict[int, list[str]], delta: ToolCallDelta) -> None:
+    """Accumulate one fragment of a tool call the model is making."""
+    call = requested.setdefault(delta.index, ["", "", ""])
+    call[0] = call[0] or delta.id or ""
+    call[1] = call[1] or delta.name or ""
+    call[2] += delta.arguments

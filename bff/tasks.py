@@ -21,6 +21,7 @@ from bff.exceptions import ConfigError
 from bff.providers._types import OUTPUT_MODES, Message, OutputMode, OutputSpec
 from bff.routes import parse_route
 from bff.streaming.schema import Node, compile_model
+from bff.tools import Tool
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
@@ -60,6 +61,13 @@ class Task(Generic[InputT, OutputT]):
     """Put redacted PII back into the validated output (off: the output keeps placeholders)."""
     result_field: str | None = None
     """The field of the GraphQL result type holding the object (default: the model's name)."""
+    token_budget: int | None = None
+    """Most tokens (prompt and completion) one request may use across all its calls
+    (default: the ``request_token_budget`` setting)."""
+    tools: tuple[Tool[Any], ...] = ()
+    """Functions the model may call before it answers (json_schema and json_object modes)."""
+    max_tool_depth: int = 3
+    """Most rounds of tool calls in one run; asking for one more ends it."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -70,6 +78,18 @@ class Task(Generic[InputT, OutputT]):
             )
         if self.max_tokens < 1:
             raise ValueError(f"task {self.name}: max_tokens must be at least 1")
+        if self.token_budget is not None and self.token_budget < 1:
+            raise ValueError(f"task {self.name}: token_budget must be at least 1")
+        if self.tools and self.output_mode == "tools":
+            raise ValueError(
+                f"task {self.name}: tools need output mode json_schema or json_object "
+                "(in tools mode the answer itself is the one forced function call)"
+            )
+        names = [tool.name for tool in self.tools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task {self.name}: two tools share a name")
+        if self.max_tool_depth < 0:
+            raise ValueError(f"task {self.name}: max_tool_depth must be 0 or more")
         for route in (self.route, *(self.fallbacks or ())):
             if route is not None:
                 parse_route(route)
@@ -91,6 +111,10 @@ class Task(Generic[InputT, OutputT]):
             self.json_schema,
             (self.output_model.__doc__ or "").strip() or None,
         )
+
+    @cached_property
+    def tool_map(self) -> dict[str, Tool[Any]]:
+        return {tool.name: tool for tool in self.tools}
 
     def messages(self, data: InputT) -> tuple[Message, ...]:
         """The conversation for one input: the system prompt, then the rendered input."""

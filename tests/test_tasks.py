@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bff.demo.countries import LOOKUP_COUNTRY
 from bff.demo.tasks import EXTRACT_ACTION_PLAN, SUMMARIZE_TICKET, TextInput, reference_tasks
 from bff.exceptions import ConfigError
 from bff.tasks import Task, TaskRegistry, load_tasks
@@ -14,8 +15,8 @@ from bff.tasks import Task, TaskRegistry, load_tasks
 
 def test_reference_tasks() -> None:
     tasks = reference_tasks()
-    assert [t.name for t in tasks] == ["extractActionPlan", "summarizeTicket"]
-    assert "extractActionPlan" in tasks and len(tasks) == 2
+    assert [t.name for t in tasks] == ["extractActionPlan", "summarizeTicket", "briefCountry"]
+    assert "extractActionPlan" in tasks and len(tasks) == 3
     assert tasks.get("nope") is None
 
 
@@ -44,6 +45,10 @@ def test_output_spec() -> None:
         ({"output_mode": "text"}, "output mode"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"route": "nope"}, "provider/model"),
+        ({"token_budget": 0}, "token_budget"),
+        ({"max_tool_depth": -1}, "max_tool_depth"),
+        ({"tools": (LOOKUP_COUNTRY, LOOKUP_COUNTRY)}, "two tools share a name"),
+        ({"tools": (LOOKUP_COUNTRY,), "output_mode": "tools"}, "tools need output mode"),
     ],
 )
 def test_bad_task_definitions(changes: dict[str, object], message: str) -> None:

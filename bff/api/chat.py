@@ -22,6 +22,7 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bff.api.identity import request_client
 from bff.chat import ChatBody, ChatDone, ChatFailed, ChatRunner, Token
 from bff.providers._types import Message
 from bff.run import ErrorCode
@@ -37,12 +38,13 @@ def _event(name: str, number: int, data: dict[str, object]) -> bytes:
 async def _events(
     runner: ChatRunner,
     messages: tuple[Message, ...],
+    client: str,
     shutdown: anyio.Event | None = None,
     drain_s: float = 0.0,
 ) -> AsyncIterator[bytes]:
     number = 0
     cut_off: float | None = None
-    async with aclosing(runner.stream(messages)) as stream:
+    async with aclosing(runner.stream(messages, client=client)) as stream:
         async for event in stream:
             number += 1
             if shutdown is not None and shutdown.is_set():
@@ -90,7 +92,7 @@ def chat_endpoint(
         messages = tuple(Message(m.role, clean_text(m.content)) for m in body.messages)
         shutdown = anyio.Event()
         return EventSourceResponse(
-            _events(runner, messages, shutdown, drain_s),
+            _events(runner, messages, request_client(request.headers), shutdown, drain_s),
             ping=ping_s,
             headers={"Cache-Control": "no-cache, no-transform"},
             shutdown_event=shutdown,

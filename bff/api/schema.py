@@ -23,6 +23,8 @@ from strawberry.types import ExecutionContext
 from bff import __version__, run
 from bff.api import types as gql
 from bff.api.generate import TypeFactory, input_to_python
+from bff.api.identity import request_client
+from bff.budget import ANONYMOUS
 from bff.config import Settings
 from bff.pipeline import Pipeline
 from bff.streaming.parser import format_errors
@@ -103,26 +105,36 @@ def _with_signature(func: Callable[..., Any], params: list[inspect.Parameter], r
     return func
 
 
+_INFO = inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=strawberry.Info)
+
+
+def _client(info: strawberry.Info) -> str:
+    """The caller's budget key, from the headers of the HTTP request or WebSocket upgrade
+    (anonymous when the schema runs without one, in-process)."""
+    request = (info.context or {}).get("request")
+    return request_client(request.headers) if request is not None else ANONYMOUS
+
+
 def _mutation(types: _TaskTypes, pipeline: Pipeline) -> Any:
-    async def resolve(**kwargs: Any) -> Any:
+    async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
         data = types.parse_input(kwargs)
         if isinstance(data, gql.TaskError):
             return data
-        return types.outcome(await pipeline.execute(types.task, data))
+        return types.outcome(await pipeline.execute(types.task, data, client=_client(info)))
 
-    resolver = _with_signature(resolve, types.arguments, types.payload)
+    resolver = _with_signature(resolve, [*types.arguments, _INFO], types.payload)
     return strawberry.mutation(resolver=resolver, description=types.task.description)
 
 
 def _subscription(types: _TaskTypes, pipeline: Pipeline) -> Any:
-    async def subscribe(**kwargs: Any) -> AsyncGenerator[Any, None]:
+    async def subscribe(info: strawberry.Info, **kwargs: Any) -> AsyncGenerator[Any, None]:
         data = types.parse_input(kwargs)
         if isinstance(data, gql.TaskError):
             yield data
             return
         # Closing the subscription closes this generator, which closes the run and
         # with it the upstream request.
-        async with aclosing(pipeline.run(types.task, data)) as events:
+        async with aclosing(pipeline.run(types.task, data, client=_client(info))) as events:
             async for event in events:
                 if isinstance(event, run.Completed | run.Failed):
                     yield types.outcome(event)
@@ -130,7 +142,7 @@ def _subscription(types: _TaskTypes, pipeline: Pipeline) -> Any:
                 yield gql.progress_event(event)
 
     returns = AsyncGenerator[types.event, None]  # type: ignore[name-defined]
-    resolver = _with_signature(subscribe, types.arguments, returns)
+    resolver = _with_signature(subscribe, [*types.arguments, _INFO], returns)
     return strawberry.subscription(
         resolver=resolver,
         description=f"{types.task.description} Sends progress, then the result, last.",

@@ -44,6 +44,10 @@ class RunMeta:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
+    cost_usd: float = strawberry.field(
+        description="What the run's calls cost, from the configured price table (USD)."
+    )
+    tool_calls: int = strawberry.field(description="Calls of the task's tools the run made.")
     errors: list[AttemptError]
     redactions: list[RedactionCount] = strawberry.field(
         description="PII redacted from the input before it left for a provider."
@@ -60,6 +64,8 @@ class RunMeta:
             prompt_tokens=meta.prompt_tokens,
             completion_tokens=meta.completion_tokens,
             latency_ms=round(meta.latency_ms, 3),
+            cost_usd=round(meta.cost_usd, 8),
+            tool_calls=meta.tool_calls,
             redactions=[
                 RedactionCount(kind=k, count=n) for k, n in sorted(meta.redactions.items())
             ],

@@ -3,33 +3,50 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from bff.demo.action_plan import extract_action_plan
 from bff.demo.chat import chat_reply
+from bff.demo.countries import brief_country, country_query
 from bff.demo.ticket import summarize_ticket
-from bff.providers._types import OutputSpec
+from bff.providers._types import OutputSpec, ToolSpec
 
-HEURISTICS: dict[str, Callable[[str], BaseModel]] = {
-    "ActionPlan": extract_action_plan,
-    "TicketSummary": summarize_ticket,
+HEURISTICS: dict[str, Callable[[str, Sequence[str]], BaseModel]] = {
+    "ActionPlan": lambda text, _: extract_action_plan(text),
+    "TicketSummary": lambda text, _: summarize_ticket(text),
+    "CountryBrief": brief_country,
 }
+TOOL_HEURISTICS: dict[str, Callable[[str], BaseModel]] = {"lookup_country": country_query}
 
 
-def demo_output(text: str, output: OutputSpec) -> str:
+def demo_tool_calls(
+    text: str, tools: Sequence[ToolSpec], tool_results: Sequence[str]
+) -> list[tuple[str, str]]:
+    """The demo model's tool calls (name, JSON arguments): the first tool, once, before
+    it answers; none when it has a tool's result already or has no tools."""
+    if not tools or tool_results:
+        return []
+    tool = tools[0]
+    heuristic = TOOL_HEURISTICS.get(tool.name)
+    arguments = heuristic(text).model_dump() if heuristic else instance_from_schema(tool.schema)
+    return [(tool.name, json.dumps(arguments, separators=(",", ":")))]
+
+
+def demo_output(text: str, output: OutputSpec, tool_results: Sequence[str] = ()) -> str:
     """The demo model's whole answer to ``text``: chat prose, or JSON in the JSON modes.
 
-    Output models with a heuristic get a real extraction; any other schema gets
-    the smallest instance that satisfies it, so user tasks run offline too.
+    Output models with a heuristic get a real extraction (using what the tools
+    returned); any other schema gets the smallest instance that satisfies it, so
+    user tasks run offline too.
     """
     if output.mode == "text":
         return chat_reply(text)
     heuristic = HEURISTICS.get(output.name or "")
     if heuristic is not None:
-        return heuristic(text).model_dump_json()
+        return heuristic(text, tool_results).model_dump_json()
     if output.schema is not None:
         return json.dumps(instance_from_schema(output.schema), separators=(",", ":"))
     return json.dumps({"answer": chat_reply(text)}, separators=(",", ":"))

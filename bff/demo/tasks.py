@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from bff.demo.action_plan import ActionPlan, extract_action_plan
+from bff.demo.countries import LOOKUP_COUNTRY, CountryBrief, brief_country
 from bff.demo.ticket import TicketSummary, summarize_ticket
 from bff.tasks import Task, TaskRegistry
 
@@ -48,5 +49,24 @@ SUMMARIZE_TICKET: Task[TextInput, TicketSummary] = Task(
 )
 
 
+BRIEF_COUNTRY: Task[TextInput, CountryBrief] = Task(
+    name="briefCountry",
+    description="Answer a question about a country from a bundled table, through a lookup tool.",
+    input_model=TextInput,
+    output_model=CountryBrief,
+    system_prompt=(
+        "You answer questions about countries. Call lookup_country with the country's English "
+        "name first, then answer only from what it returns: the country, its capital, currency "
+        "and calling code, and a one-sentence summary of at most 200 characters. When the "
+        "lookup finds nothing, answer with null facts and say so in the summary."
+    ),
+    max_tokens=300,
+    tools=(LOOKUP_COUNTRY,),
+    max_tool_depth=2,
+    safe_response=lambda data: brief_country(data.text),
+    result_field="brief",
+)
+
+
 def reference_tasks() -> TaskRegistry:
-    return TaskRegistry([EXTRACT_ACTION_PLAN, SUMMARIZE_TICKET])
+    return TaskRegistry([EXTRACT_ACTION_PLAN, SUMMARIZE_TICKET, BRIEF_COUNTRY])

@@ -47,6 +47,16 @@ class OutputSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call besides answering: its name, purpose and
+    arguments' JSON schema."""
+
+    name: str
+    description: str
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """One call to a model: the model's name within its provider, and what to send."""
 
@@ -55,6 +65,7 @@ class ChatRequest:
     output: OutputSpec = field(default_factory=OutputSpec)
     max_tokens: int | None = None
     temperature: float | None = None
+    tools: tuple[ToolSpec, ...] = ()
 
     @property
     def last_user_text(self) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from bff.demo.faults import REFUSAL_TEXT, malformed, schema_violation, truncated
-from bff.demo.model import chunk_text, demo_output
+from bff.demo.model import chunk_text, demo_output, demo_tool_calls
 from bff.exceptions import RateLimitedError, ServerError, StreamInterruptedError
 from bff.providers._types import (
     ChatRequest,
@@ -68,7 +68,20 @@ class DemoProvider:
         tools = request.output.mode == "tools"
         finish = "tool_calls" if tools else "stop"
         asked = request.last_user_text if request.output.mode == "text" else request.first_user_text
-        text = demo_output(asked, request.output)
+        results = [m.content or "" for m in request.messages if m.role == "tool"]
+        calls = demo_tool_calls(asked, request.tools, results)
+        if calls and fault is None:
+            for index, (tool, arguments) in enumerate(calls):
+                for number, piece in enumerate(chunk_text(arguments)):
+                    if self.chunk_delay:
+                        await asyncio.sleep(self.chunk_delay)
+                    first = number == 0
+                    call_id = f"call_demo_{index}" if first else None
+                    yield ToolCallDelta(index, call_id, tool if first else None, piece)
+            yield Finish("tool_calls")
+            yield Usage(prompt_tokens, estimate_tokens("".join(a for _, a in calls)))
+            return
+        text = demo_output(asked, request.output, results)
         if fault == "malformed":
             text = malformed(text)
         elif fault == "schema_violation":

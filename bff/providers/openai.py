@@ -39,6 +39,7 @@ from bff.providers._types import (
     RefusalDelta,
     TextDelta,
     ToolCallDelta,
+    ToolSpec,
     Usage,
 )
 
@@ -137,6 +138,8 @@ class OpenAIProvider:
                 spec.update(parameters=to_strict_schema(out.schema), strict=True)
                 params["tools"] = [{"type": "function", "function": spec}]
                 params["tool_choice"] = {"type": "function", "function": {"name": out.name}}
+        if request.tools:
+            params["tools"] = [*params.get("tools", ()), *map(_wire_tool, request.tools)]
         return params
 
     async def aclose(self) -> None:
@@ -202,6 +205,16 @@ def _load_chunk(data: bytes) -> Mapping[str, Any]:
     if not isinstance(chunk, dict):
         raise ServerError(f"the provider sent a chunk that is not an object: {data[:80]!r}")
     return chunk
+
+
+def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
+    function = {
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": to_strict_schema(tool.schema),
+        "strict": True,
+    }
+    return {"type": "function", "function": function}
 
 
 def _wire_message(message: Message) -> dict[str, Any]:

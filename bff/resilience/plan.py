@@ -87,6 +87,13 @@ class AttemptPlan:
     def succeeded(self, step: Step) -> None:
         self._breakers.get(step.route).success()
 
+    def again(self, step: Step) -> None:
+        """The call went well but the work goes on (a round of tool calls): the next
+        step is the same attempt again, not counted as a new one."""
+        self._breakers.get(step.route).success()
+        self._attempt -= 1
+        self.number -= 1
+
     def released(self, step: Step) -> None:
         """The attempt was cancelled: no verdict on the route."""
         self._breakers.get(step.route).release()

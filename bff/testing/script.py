@@ -27,6 +27,15 @@ Fault = Literal[
 Outcome = Literal["completed", "hung_up", "cut", "dropped", "error"]
 
 
+class ScriptedCall(BaseModel):
+    """A tool call the answer makes instead of answering."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    arguments: str = "{}"
+
+
 class Step(BaseModel):
     """One scripted response."""
 
@@ -44,6 +53,9 @@ class Step(BaseModel):
     content_type: str | None = None
     content: str | None = Field(
         default=None, description="The answer text (content, or tool-call arguments)."
+    )
+    tool_calls: list[ScriptedCall] | None = Field(
+        default=None, description="Answer with these tool calls (finish_reason tool_calls)."
     )
     fault: Fault | None = None
     fault_after_chunks: int | None = Field(default=None, ge=0)

@@ -26,8 +26,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bff.demo import faults
-from bff.demo.model import chunk_text, demo_output
-from bff.providers._types import OutputSpec
+from bff.demo.model import chunk_text, demo_output, demo_tool_calls
+from bff.providers._types import OutputSpec, ToolSpec
 from bff.testing import _wire
 from bff.testing.script import RequestRecord, Script, Step
 from bff.tokens import CHARS_PER_TOKEN, estimate_tokens
@@ -207,15 +207,13 @@ def _user_text(messages: list[Any], *, first: bool) -> str:
 
 
 def _output_spec(body: Mapping[str, Any]) -> OutputSpec:
-    """The output mode a request asks for, read the way OpenAI reads it."""
-    tools = body.get("tools")
-    if tools:
-        choice = body.get("tool_choice")
-        wanted = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-        for tool in tools:
-            function = tool.get("function", {})
-            if wanted in (None, function.get("name")):
-                return OutputSpec("tools", function.get("name"), function.get("parameters"))
+    """The output mode a request asks for, read the way OpenAI reads it: a forced function
+    is the answer (tools mode); otherwise the response format decides."""
+    choice = body.get("tool_choice")
+    wanted = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    for function in _functions(body):
+        if wanted is not None and wanted == function.get("name"):
+            return OutputSpec("tools", wanted, function.get("parameters"))
     response_format = body.get("response_format") or {}
     kind = response_format.get("type")
     if kind == "json_schema":
@@ -226,6 +224,32 @@ def _output_spec(body: Mapping[str, Any]) -> OutputSpec:
         title = schema.get("title") if schema else None
         return OutputSpec("json_object", title if isinstance(title, str) else None, schema)
     return OutputSpec()
+
+
+def _functions(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        tool["function"]
+        for tool in body.get("tools") or ()
+        if isinstance(tool, dict) and isinstance(tool.get("function"), dict)
+    ]
+
+
+def _offered_tools(body: Mapping[str, Any]) -> list[ToolSpec]:
+    """The tools the model may call before it answers (not a forced answer function)."""
+    if isinstance(body.get("tool_choice"), dict):
+        return []
+    return [
+        ToolSpec(f.get("name", ""), f.get("description", ""), f.get("parameters") or {})
+        for f in _functions(body)
+    ]
+
+
+def _tool_results(messages: list[Any]) -> list[str]:
+    return [
+        m["content"]
+        for m in messages
+        if isinstance(m, dict) and m.get("role") == "tool" and isinstance(m.get("content"), str)
+    ]
 
 
 def _schema_in_prompt(messages: list[Any]) -> dict[str, Any] | None:
@@ -249,19 +273,30 @@ def _schema_in_prompt(messages: list[Any]) -> dict[str, Any] | None:
 
 
 class _Answer:
-    """The text of one answer, its kind and finish reason, after the step's fault."""
+    """One answer after the step's fault: content, a refusal, or tool calls (``calls``,
+    name and arguments each; in tools mode the answer is one call of the output function)."""
 
-    def __init__(self, kind: str, text: str, finish: str, name: str | None) -> None:
-        self.kind, self.text, self.finish, self.name = kind, text, finish, name
+    def __init__(self, kind: str, text: str, finish: str, calls: list[tuple[str, str]]) -> None:
+        self.kind, self.text, self.finish, self.calls = kind, text, finish, calls
 
     @classmethod
     def build(cls, step: Step, body: Mapping[str, Any]) -> _Answer:
         output = _output_spec(body)
+        asked = _user_text(body["messages"], first=output.mode != "text")
+        results = _tool_results(body["messages"])
+        if step.tool_calls is not None:
+            calls = [(c.name, c.arguments) for c in step.tool_calls]
+        elif step.content is None:
+            calls = demo_tool_calls(asked, _offered_tools(body), results)
+        else:
+            calls = []
+        if calls:
+            return cls("tool", "".join(a for _, a in calls), "tool_calls", calls)
         kind = "tool" if output.mode == "tools" else "content"
         finish = "tool_calls" if kind == "tool" else "stop"
         text = step.content
         if text is None:
-            text = demo_output(_user_text(body["messages"], first=output.mode != "text"), output)
+            text = demo_output(asked, output, results)
         transform: dict[str, Callable[[str], str]] = {
             "malformed": faults.malformed,
             "schema_violation": faults.schema_violation,
@@ -277,7 +312,7 @@ class _Answer:
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if isinstance(limit, int) and estimate_tokens(text) > limit:
             text, finish = text[: limit * CHARS_PER_TOKEN], "length"
-        return cls(kind, text, finish, output.name)
+        return cls(kind, text, finish, [(output.name or "", text)] if kind == "tool" else [])
 
     def _usage(self, body: Mapping[str, Any]) -> tuple[int, int]:
         prompt = sum(
@@ -294,8 +329,9 @@ class _Answer:
                 {
                     "id": "call_" + secrets.token_hex(12),
                     "type": "function",
-                    "function": {"name": self.name, "arguments": self.text},
+                    "function": {"name": name, "arguments": arguments},
                 }
+                for name, arguments in self.calls
             ]
         elif self.kind == "content":
             message["content"] = self.text
@@ -313,16 +349,23 @@ class _Answer:
         pieces = chunk_text(self.text)
         deltas: list[dict[str, Any]]
         if self.kind == "tool":
-            call = {
-                "index": 0,
-                "id": "call_" + secrets.token_hex(12),
-                "type": "function",
-                "function": {"name": self.name, "arguments": ""},
-            }
-            first: dict[str, Any] = {
-                "role": "assistant", "content": None, "tool_calls": [call], "refusal": None
-            }  # fmt: skip
-            deltas = [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces]
+            first: dict[str, Any] = {"role": "assistant", "content": None}
+            deltas = []
+            for index, (name, arguments) in enumerate(self.calls):
+                call = {
+                    "index": index,
+                    "id": "call_" + secrets.token_hex(12),
+                    "type": "function",
+                    "function": {"name": name, "arguments": ""},
+                }
+                if index:
+                    deltas.append({"tool_calls": [call]})
+                else:
+                    first.update(tool_calls=[call], refusal=None)
+                deltas += [
+                    {"tool_calls": [{"index": index, "function": {"arguments": p}}]}
+                    for p in chunk_text(arguments)
+                ]
         elif self.kind == "refusal":
             first = {"role": "assistant", "content": None, "refusal": ""}
             deltas = [{"refusal": p} for p in pieces]

@@ -96,7 +96,9 @@ async def rig(sim: SimulatorServer) -> AsyncIterator[tuple[Pipeline, ChatRunner,
     registry = ProviderRegistry(settings)
     sleeps = Sleeps()
     pipeline = Pipeline(registry.get, settings, sleep=sleeps, rng=lambda: 1.0)
-    chat = ChatRunner(registry.get, settings, plans=pipeline.plan, sleep=sleeps)
+    chat = ChatRunner(
+        registry.get, settings, plans=pipeline.plan, spends=pipeline.spend, sleep=sleeps
+    )
     yield pipeline, chat, sleeps
     await registry.aclose()
 
