@@ -37,11 +37,13 @@ def operation(name: str) -> str:
     return "\n\n".join([text, *(fragments[f] for f in sorted(needed))])
 
 
-def mutate(url: str, name: str, **variables: Any) -> dict[str, Any]:
+def mutate(
+    url: str, name: str, *, headers: dict[str, str] | None = None, **variables: Any
+) -> dict[str, Any]:
     response = httpx.post(
         f"{url}/graphql",
         json={"query": operation(name), "variables": variables},
-        headers={"accept": "application/graphql-response+json"},
+        headers={"accept": "application/graphql-response+json", **(headers or {})},
         timeout=30,
     )
     assert response.status_code == 200, response.text

@@ -1,0 +1,75 @@
+"""The budget arithmetic on its own: reservations, settlement, days, prices, identities."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bff.api.identity import request_client
+from bff.budget import ANONYMOUS, DailyLedger, Price, Spend, client_id
+from bff.exceptions import BudgetExceededError
+
+PRICE = Price(input_per_mtok=2.5, output_per_mtok=10.0)
+
+
+def test_a_call_reserves_its_worst_case_and_settles_its_real_usage() -> None:
+    spend = Spend(token_budget=1000, ledger=DailyLedger())
+    reservation = spend.reserve("sim/a", 100, 500)
+    with pytest.raises(BudgetExceededError, match="request's token budget has 400 left of 1000"):
+        spend.reserve("sim/a", 100, 400)
+    reservation.settle(100, 50)
+    reservation.settle(100, 50)  # settling twice changes nothing
+    assert spend.tokens == 150
+    spend.reserve("sim/a", 100, 750)  # 850 of the 850 left
+    with pytest.raises(BudgetExceededError):
+        spend.reserve("sim/a", 1, 0)
+
+
+def test_concurrent_requests_of_one_client_cannot_overspend_its_day() -> None:
+    ledger = DailyLedger(tokens=1000)
+    first = Spend(token_budget=10_000, ledger=ledger, client="key:a")
+    second = Spend(token_budget=10_000, ledger=ledger, client="key:a")
+    other = Spend(token_budget=10_000, ledger=ledger, client="key:b")
+    held = first.reserve("sim/a", 100, 600)
+    with pytest.raises(BudgetExceededError, match="client's daily token budget has 300 left"):
+        second.reserve("sim/a", 100, 600)
+    other.reserve("sim/a", 100, 600)  # another client has its own allowance
+    held.settle(100, 100)
+    second.reserve("sim/a", 100, 600)  # the unused part came back
+
+
+def test_cost_uses_the_price_table_and_counts_against_the_daily_cost_budget() -> None:
+    ledger = DailyLedger(cost_usd=0.01)
+    spend = Spend(token_budget=10**6, ledger=ledger, prices={"openai/x": PRICE})
+    assert PRICE.cost(1000, 500) == pytest.approx(0.0075)
+    spend.reserve("openai/x", 1000, 500).settle(1000, 500)
+    assert spend.cost_usd == pytest.approx(0.0075)
+    with pytest.raises(BudgetExceededError, match=r"needs up to 0\.0075 USD.*cost budget"):
+        spend.reserve("openai/x", 1000, 500)
+    spend.reserve("demo/heuristic", 1000, 500)  # an unpriced route costs nothing
+    assert spend.affordable_max_tokens("openai/x", 0) == pytest.approx(250)
+
+
+def test_a_new_utc_day_starts_every_allowance_afresh() -> None:
+    day = [dt.date(2026, 11, 26)]
+    ledger = DailyLedger(tokens=100, today=lambda: day[0])
+    Spend(token_budget=1000, ledger=ledger).reserve("sim/a", 50, 50).settle(50, 50)
+    with pytest.raises(BudgetExceededError):
+        Spend(token_budget=1000, ledger=ledger).reserve("sim/a", 1, 0)
+    day[0] = dt.date(2026, 11, 27)
+    Spend(token_budget=1000, ledger=ledger).reserve("sim/a", 50, 50)
+
+
+def test_affordable_max_tokens_is_what_remains_after_the_prompt() -> None:
+    spend = Spend(token_budget=1000, ledger=DailyLedger(tokens=800))
+    assert spend.affordable_max_tokens("sim/a", 300) == 500
+
+
+def test_identities_keep_only_a_digest_of_the_key() -> None:
+    assert request_client({}) == ANONYMOUS
+    assert request_client({"authorization": "Basic abc"}) == ANONYMOUS
+    bearer = request_client({"authorization": "Bearer sk-secret"})
+    assert bearer == request_client({"x-api-key": "sk-secret"}) == client_id("sk-secret")
+    assert bearer.startswith("key:") and "secret" not in bearer
+    assert bearer != request_client({"x-api-key": "sk-other"})
