@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from bff import __version__
@@ -20,8 +21,11 @@ from bff.api.schema import build_schema
 from bff.chat import ChatRunner
 from bff.config import Settings
 from bff.demo.tasks import reference_tasks
+from bff.observe.hub import Observability
+from bff.observe.logs import RequestIdMiddleware
 from bff.pipeline import Pipeline
 from bff.providers.registry import ProviderRegistry
+from bff.resilience.breaker import Breakers
 from bff.tasks import TaskRegistry
 
 
@@ -32,7 +36,11 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
     """
     tasks = reference_tasks() if tasks is None else tasks
     registry = ProviderRegistry(settings)
-    pipeline = Pipeline(registry.get, settings)
+    breakers = Breakers(
+        threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s
+    )
+    observability = Observability(breakers, settings.drift_policy)
+    pipeline = Pipeline(registry.get, settings, breakers=breakers, observer=observability)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -54,25 +62,35 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
 
     # Leave a second and a half of uvicorn's graceful shutdown for the last answers.
     drain = Drain(max(0.0, settings.shutdown_timeout_s - 1.5))
-    graphql = GraphQLView(build_schema(tasks, pipeline, settings), drain)
-    chat = chat_endpoint(
-        ChatRunner(registry.get, settings, plans=pipeline.plan, spends=pipeline.spend),
-        ping_s=settings.sse_ping_s,
-        drain_s=drain.window_s,
+    graphql = GraphQLView(build_schema(tasks, pipeline, settings, observability), drain)
+    runner = ChatRunner(
+        registry.get, settings, plans=pipeline.plan, spends=pipeline.spend, observer=observability
     )
+    chat = chat_endpoint(
+        runner, ping_s=settings.sse_ping_s, drain_s=drain.window_s, streams=observability.stream
+    )
+
+    async def metrics(request: Request) -> Response:
+        return Response(observability.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/chat/stream", chat, methods=["POST"]),
         ],
-        middleware=[Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.providers = registry
     app.state.tasks = tasks
     app.state.pipeline = pipeline
+    app.state.observability = observability
     app.state.drain = drain
     return app

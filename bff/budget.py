@@ -111,13 +111,14 @@ class Reservation:
     cost_usd: float
     settled: bool = False
 
-    def settle(self, prompt_tokens: int, completion_tokens: int) -> None:
-        """Replace the reservation with the call's real usage (once)."""
+    def settle(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Replace the reservation with the call's real usage (once); what it cost."""
         if self.settled:
-            return
+            return 0.0
         self.settled = True
         cost = self._price.cost(prompt_tokens, completion_tokens)
         self._spend.settle(self, prompt_tokens + completion_tokens, cost)
+        return cost
 
 
 class Spend:
@@ -154,16 +155,17 @@ class Spend:
         tokens = prompt_tokens + max_tokens
         price = self.price(route)
         cost = price.cost(prompt_tokens, max_tokens)
-        for name, allowance, amount in (
-            ("the request's token budget", self._request, tokens),
-            ("the client's daily token budget", self._daily_tokens, tokens),
-            ("the client's daily cost budget", self._daily_cost, cost),
+        for budget, name, allowance, amount in (
+            ("request_tokens", "the request's token budget", self._request, tokens),
+            ("client_tokens", "the client's daily token budget", self._daily_tokens, tokens),
+            ("client_cost", "the client's daily cost budget", self._daily_cost, cost),
         ):
             if amount > allowance.remaining:
                 unit = "USD" if allowance is self._daily_cost else "tokens"
                 raise BudgetExceededError(
                     f"a call on {route} needs up to {_amount(amount)} {unit}; "
-                    f"{name} has {_amount(allowance.remaining)} left of {_amount(allowance.limit)}"
+                    f"{name} has {_amount(allowance.remaining)} left of {_amount(allowance.limit)}",
+                    budget,
                 )
         for allowance, amount in (
             (self._request, tokens),

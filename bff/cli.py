@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
 from collections.abc import Sequence
@@ -56,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from bff.app import create_app
+    from bff.observe.logs import configure_logging
     from bff.tasks import load_tasks
 
     try:
@@ -64,12 +64,14 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"bff: invalid setting {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(message)s")
+    configure_logging(settings.log_level)
     app = create_app(settings, tasks)
     config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
+        log_config=None,  # JSON lines through the root logger (bff.observe.logs)
+        access_log=False,  # the app logs its own access lines, without query strings
         log_level=settings.log_level,
         ws="websockets-sansio",
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),

@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from bff.budget import Price
 from bff.exceptions import ConfigError
+from bff.observe.drift import DriftPolicy
 from bff.providers.demo import DEMO_FAULTS, DemoFault
 from bff.resilience.backoff import RetryPolicy
 from bff.routes import Route, parse_route
@@ -107,6 +108,10 @@ class Settings(BaseSettings):
     client_daily_tokens: int | None = Field(default=None, ge=1)
     client_daily_cost_usd: float | None = Field(default=None, gt=0)
     prices: dict[str, Price] = {}
+    drift_window: int = Field(default=50, ge=2)
+    drift_min_samples: int = Field(default=20, ge=1)
+    drift_threshold: float = Field(default=0.2, gt=0, le=1)
+    drift_expected_rate: float | None = Field(default=None, ge=0, le=1)
 
     _split = field_validator("fallback_models", "demo_fault_kinds", mode="before")(_split_commas)
 
@@ -127,6 +132,15 @@ class Settings(BaseSettings):
         return {str(parse_route(route)): price for route, price in value.items()}
 
     @model_validator(mode="after")
+    def _drift_samples(self) -> Settings:
+        if self.drift_min_samples > self.drift_window:
+            raise ConfigError(
+                "BFF_DRIFT_MIN_SAMPLES",
+                f"{self.drift_min_samples} is more than BFF_DRIFT_WINDOW ({self.drift_window})",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _known_providers(self) -> Settings:
         clash = set(self.endpoints) & set(BUILTIN_PROVIDERS)
         if clash:
@@ -144,6 +158,13 @@ class Settings(BaseSettings):
                         f"(known: {', '.join(known)})",
                     )
         return self
+
+    @property
+    def drift_policy(self) -> DriftPolicy:
+        return DriftPolicy(
+            self.drift_window, self.drift_min_samples, self.drift_threshold,
+            self.drift_expected_rate,
+        )  # fmt: skip
 
     @property
     def retry_policy(self) -> RetryPolicy:

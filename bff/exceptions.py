@@ -57,9 +57,14 @@ class DeadlineExceededError(BFFError):
 
 
 class BudgetExceededError(BFFError):
-    """A call the remaining token or cost budget cannot cover; it was not made."""
+    """A call the remaining token or cost budget cannot cover; it was not made.
+    ``budget`` is request_tokens, client_tokens or client_cost."""
 
     kind: ClassVar[str] = "budget_exceeded"
+
+    def __init__(self, message: str, budget: str) -> None:
+        super().__init__(message)
+        self.budget = budget
 
 
 class ToolDepthExceededError(BFFError):

@@ -36,6 +36,8 @@ from bff.exceptions import (
     ToolDepthExceededError,
     TruncatedOutputError,
 )
+from bff.observe.logs import run_id as current_run
+from bff.observe.tracing import Span, start_span
 from bff.providers._types import ChatRequest
 from bff.providers.base import Provider
 from bff.reask import reask
@@ -43,8 +45,10 @@ from bff.resilience.breaker import Breakers
 from bff.resilience.plan import AttemptPlan
 from bff.routes import Route, parse_route
 from bff.run import (
+    NO_OBSERVER,
     SAFE_RESPONSE_ROUTE,
     AttemptRecord,
+    CallRecord,
     Completed,
     ErrorCode,
     Failed,
@@ -53,12 +57,14 @@ from bff.run import (
     Retrying,
     RunEvent,
     RunMeta,
+    RunObserver,
     RunOutcome,
     Started,
+    outcome,
 )
 from bff.sanitize import Redactor, clean_text, map_strings, strings
 from bff.streaming.parser import format_errors
-from bff.structured import StructuredCall
+from bff.structured import CallResult, StructuredCall
 from bff.tasks import Task
 from bff.tokens import estimate_prompt_tokens, estimate_tokens
 from bff.tools import run_tools
@@ -92,6 +98,7 @@ class Pipeline:
         *,
         breakers: Breakers | None = None,
         ledger: DailyLedger | None = None,
+        observer: RunObserver = NO_OBSERVER,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
@@ -105,6 +112,7 @@ class Pipeline:
         self.ledger = ledger or DailyLedger(
             tokens=settings.client_daily_tokens, cost_usd=settings.client_daily_cost_usd
         )
+        self._observer = observer
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
@@ -149,21 +157,43 @@ class Pipeline:
     async def run(
         self, task: Task[Any, Any], data: BaseModel, *, client: str = ANONYMOUS
     ) -> AsyncGenerator[RunEvent, None]:
+        meta = RunMeta(run_id=uuid.uuid4().hex, task=task.name, model=self.routes(task)[0])
+        current_run.set(meta.run_id)
+        span = start_span("bff.run", task=task.name, run_id=meta.run_id)
+        started = self._clock()
+        result = "cancelled"
+        try:
+            async with aclosing(self._run(task, data, client, meta, span)) as events:
+                async for event in events:
+                    if isinstance(event, Completed | Failed):
+                        result = outcome(event)
+                    yield event
+        finally:
+            meta.latency_ms = meta.latency_ms or (self._clock() - started) * 1000
+            span.set_attributes({"outcome": result, "route": meta.model, "attempts": meta.attempts})
+            span.end()
+            self._observer.run_finished(meta, result)
+
+    async def _run(
+        self, task: Task[Any, Any], data: BaseModel, client: str, meta: RunMeta, span: Span
+    ) -> AsyncGenerator[RunEvent, None]:
         started = self._clock()
         routes = self.routes(task)
         plan = self.plan(routes)
-        meta = RunMeta(run_id=uuid.uuid4().hex, task=task.name, model=routes[0])
 
         def ended(code: ErrorCode, error: BaseException) -> Failed:
             meta.latency_ms = (self._clock() - started) * 1000
             return Failed(code, str(error), meta)
 
         yield Started(meta.run_id, task.name, routes[0])
+        stage = start_span("bff.sanitize", span)
         try:
             data = _checked_input(task, data)
         except InputRejectedError as exc:
             yield ended(ErrorCode.INPUT_REJECTED, exc)
             return
+        finally:
+            stage.end()
         redactor = Redactor()
         redacted = _redacted_input(task, data, redactor)
         meta.redactions = dict(redactor.counts)
@@ -203,9 +233,11 @@ class Pipeline:
                 reservation = spend.reserve(step.route, prompt, request.max_tokens or 0)
             except BudgetExceededError as exc:
                 plan.released(step)
+                meta.budget_refused = exc.budget
                 yield ended(ErrorCode.BUDGET_EXCEEDED, exc)
                 return
             meta.model = step.route
+            call_span = start_span("bff.call", span, route=step.route, attempt=meta.attempts + 1)
             call = StructuredCall(
                 self._providers(route),
                 request,
@@ -216,6 +248,7 @@ class Pipeline:
                 deadline_s=plan.remaining(),
                 clock=self._clock,
                 progress_every=self._progress_every,
+                span=call_span,
             )
             try:
                 async with aclosing(call.events()) as progress:
@@ -225,9 +258,14 @@ class Pipeline:
                 plan.released(step)
                 reservation.settle(prompt, 0)
                 raise
+            finally:
+                call_span.end()
             result = call.result
             assert result is not None
-            reservation.settle(result.prompt_tokens, result.completion_tokens)
+            record = _record(step.route, request, result)
+            record.cost_usd = reservation.settle(result.prompt_tokens, result.completion_tokens)
+            call_span.set_attributes({"outcome": record.outcome, "abandoned": record.abandoned})
+            meta.calls.append(record)
             meta.prompt_tokens += result.prompt_tokens
             meta.completion_tokens += result.completion_tokens
             meta.cost_usd = spend.cost_usd
@@ -272,6 +310,7 @@ class Pipeline:
             if isinstance(error, TruncatedOutputError):
                 wanted_max_tokens = min(wanted_max_tokens * 2, cap)
             if delay is not None:
+                record.retried = True
                 yield Retrying(meta.attempts + 1, step.route, error.kind, str(error), delay)
                 if isinstance(error, OutputError) and not isinstance(error, ToolCallError):
                     messages = reask(conversation, task, result.text, error, result.tool_call_id)
@@ -284,6 +323,28 @@ class Pipeline:
             yield Completed(task.safe_response(data if task.restore_pii else redacted), meta)
             return
         yield Failed(error_code(final), str(final), meta)
+
+
+def _record(route: str, request: ChatRequest, result: CallResult) -> CallRecord:
+    """What metrics and the drift monitor need to know of one call."""
+    error = result.error
+    if result.output is not None:
+        kind = "ok"
+    elif result.tool_calls:
+        kind = "tools"
+    else:
+        kind = error.kind if error is not None else "error"
+    saved = max(0, (request.max_tokens or 0) - result.completion_tokens)
+    return CallRecord(
+        route,
+        kind,
+        result.prompt_tokens,
+        result.completion_tokens,
+        first_token_s=result.first_token_s,
+        abandoned=result.abandoned,
+        tokens_saved=saved if result.abandoned else 0,
+        validation_failure=isinstance(error, OutputError) and not isinstance(error, RefusalError),
+    )
 
 
 def _checked_input(task: Task[Any, Any], data: BaseModel) -> BaseModel:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 from pydantic import BaseModel
 
@@ -48,6 +48,25 @@ class AttemptRecord:
 
 
 @dataclass(slots=True)
+class CallRecord:
+    """One provider call of a run, for metrics and the drift monitor."""
+
+    route: str
+    outcome: str
+    """``ok``, ``tools`` (the model asked for tools), or the error's kind."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    first_token_s: float | None = None
+    abandoned: bool = False
+    """The stream was closed early because the output could no longer be valid."""
+    tokens_saved: int = 0
+    """When abandoned: ``max_tokens`` minus the tokens received (an upper bound)."""
+    retried: bool = False
+    validation_failure: bool = False
+
+
+@dataclass(slots=True)
 class RunMeta:
     run_id: str
     task: str
@@ -61,6 +80,9 @@ class RunMeta:
     tool_calls: int = 0
     errors: list[AttemptRecord] = field(default_factory=list)
     redactions: dict[str, int] = field(default_factory=dict)
+    calls: list[CallRecord] = field(default_factory=list)
+    budget_refused: str | None = None
+    """Which budget refused a call: request_tokens, client_tokens or client_cost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +131,24 @@ class Failed:
 
 RunEvent: TypeAlias = Started | Progress | Retrying | FallingBack | Completed | Failed
 RunOutcome: TypeAlias = Completed | Failed
+
+
+def outcome(event: RunOutcome) -> str:
+    """The result kind of a run for metrics and logs: ok, safe_response, or the error code."""
+    if isinstance(event, Failed):
+        return event.code.value.lower()
+    return "safe_response" if event.meta.fallback is Fallback.SAFE_RESPONSE else "ok"
+
+
+class RunObserver(Protocol):
+    """Told of every finished run (cancelled ones too, with outcome ``cancelled``)."""
+
+    def run_finished(self, meta: RunMeta, outcome: str) -> None: ...
+
+
+class _NoObserver:
+    def run_finished(self, meta: RunMeta, outcome: str) -> None:
+        return None
+
+
+NO_OBSERVER: RunObserver = _NoObserver()

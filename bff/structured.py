@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from bff.exceptions import (
     RefusalError,
     TruncatedOutputError,
 )
+from bff.observe.tracing import Span, start_span
 from bff.providers._types import (
     ChatRequest,
     Finish,
@@ -54,6 +55,9 @@ class CallResult:
     completion_tokens: int
     tool_calls: tuple[ToolCall, ...] = ()
     """Calls of the task's tools the model asked for instead of answering."""
+    first_token_s: float | None = None
+    abandoned: bool = False
+    """The stream was closed before its end because the output could not be valid."""
 
 
 class StructuredCall:
@@ -71,6 +75,7 @@ class StructuredCall:
         deadline_s: float = math.inf,
         clock: Callable[[], float] = time.monotonic,
         progress_every: float = 0.1,
+        span: Span | None = None,
     ) -> None:
         self._provider = provider
         self._request = request
@@ -81,6 +86,7 @@ class StructuredCall:
         self._deadline_s = deadline_s
         self._clock = clock
         self._progress_every = progress_every
+        self._span = span
         self.result: CallResult | None = None
 
     async def events(self) -> AsyncGenerator[Progress, None]:
@@ -98,39 +104,44 @@ class StructuredCall:
         output: BaseModel | None = None
         error: OutputError | ProviderError | DeadlineExceededError | None = None
         calls: tuple[ToolCall, ...] = ()
+        started = self._clock()
+        first_token_s: float | None = None
         try:
-            events = within(
-                self._provider.stream(self._request),
-                first_token_s=self._first_token_s,
-                deadline_s=self._deadline_s,
-            )
-            async with aclosing(events) as stream:
-                async for event in stream:
-                    if isinstance(event, TextDelta):
-                        if not tools:
-                            deltas += 1
-                            parser.feed(event.text)
-                    elif isinstance(event, ToolCallDelta):
-                        if tools and event.index == 0:
-                            deltas += 1
-                            call_id = call_id or event.id
-                            parser.feed(event.arguments)
-                        elif not tools:
-                            deltas += 1
-                            _add_fragment(requested, event)
-                    elif isinstance(event, RefusalDelta):
-                        refusal += event.text
-                    elif isinstance(event, Finish):
-                        finish = event.reason
-                    else:
-                        usage = event
-                    now = self._clock()
-                    if deltas and (
-                        parser.items_validated != reported_items
-                        or now - last_report >= self._progress_every
-                    ):
-                        reported_items, last_report = parser.items_validated, now
-                        yield Progress(self._attempt, self._route, deltas, reported_items)
+            with _ended(start_span("bff.parse", self._span)):
+                events = within(
+                    self._provider.stream(self._request),
+                    first_token_s=self._first_token_s,
+                    deadline_s=self._deadline_s,
+                )
+                async with aclosing(events) as stream:
+                    async for event in stream:
+                        if isinstance(event, TextDelta):
+                            if not tools:
+                                deltas += 1
+                                parser.feed(event.text)
+                        elif isinstance(event, ToolCallDelta):
+                            if tools and event.index == 0:
+                                deltas += 1
+                                call_id = call_id or event.id
+                                parser.feed(event.arguments)
+                            elif not tools:
+                                deltas += 1
+                                _add_fragment(requested, event)
+                        elif isinstance(event, RefusalDelta):
+                            refusal += event.text
+                        elif isinstance(event, Finish):
+                            finish = event.reason
+                        else:
+                            usage = event
+                        now = self._clock()
+                        if first_token_s is None and (deltas or refusal):
+                            first_token_s = now - started
+                        if deltas and (
+                            parser.items_validated != reported_items
+                            or now - last_report >= self._progress_every
+                        ):
+                            reported_items, last_report = parser.items_validated, now
+                            yield Progress(self._attempt, self._route, deltas, reported_items)
             if requested and not parser.text.strip() and not refusal:
                 if finish == "length":
                     raise TruncatedOutputError("the model stopped at max_tokens mid tool call")
@@ -139,7 +150,8 @@ class StructuredCall:
                     for index, (id, name, arguments) in sorted(requested.items())
                 )
             else:
-                output = self._accept(parser, finish, refusal)
+                with _ended(start_span("bff.validate", self._span)):
+                    output = self._accept(parser, finish, refusal)
         except (OutputError, ProviderError, DeadlineExceededError) as exc:
             error = exc
         text = parser.text
@@ -152,6 +164,8 @@ class StructuredCall:
             usage.prompt_tokens if usage else prompt,
             usage.completion_tokens if usage else estimate_tokens(text or refusal),
             calls,
+            first_token_s,
+            isinstance(error, OutputError) and finish is None,
         )
 
     def _accept(self, parser: JsonStreamParser, finish: str | None, refusal: str) -> BaseModel:
@@ -174,3 +188,11 @@ def _add_fragment(requested: dict[int, list[str]], delta: ToolCallDelta) -> None
     call[0] = call[0] or delta.id or ""
     call[1] = call[1] or delta.name or ""
     call[2] += delta.arguments
+
+
+@contextmanager
+def _ended(span: Span) -> Iterator[Span]:
+    try:
+        yield span
+    finally:
+        span.end()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from contextlib import AbstractContextManager, aclosing, nullcontext
 from dataclasses import asdict
 
 import anyio
@@ -39,32 +39,36 @@ async def _events(
     runner: ChatRunner,
     messages: tuple[Message, ...],
     client: str,
+    open_stream: AbstractContextManager[None],
     shutdown: anyio.Event | None = None,
     drain_s: float = 0.0,
 ) -> AsyncIterator[bytes]:
     number = 0
     cut_off: float | None = None
-    async with aclosing(runner.stream(messages, client=client)) as stream:
-        async for event in stream:
-            number += 1
-            if shutdown is not None and shutdown.is_set():
-                # The server is draining: finish if the stream can, else say so before
-                # the drain window closes, rather than end without a terminal event.
-                cut_off = cut_off or time.monotonic() + drain_s
-                if time.monotonic() >= cut_off:
-                    message = "the server is shutting down"
+    with open_stream:
+        async with aclosing(runner.stream(messages, client=client)) as stream:
+            async for event in stream:
+                number += 1
+                if shutdown is not None and shutdown.is_set():
+                    # The server is draining: finish if the stream can, else say so before
+                    # the drain window closes, rather than end without a terminal event.
+                    cut_off = cut_off or time.monotonic() + drain_s
+                    if time.monotonic() >= cut_off:
+                        message = "the server is shutting down"
+                        yield _event(
+                            "error", number, {"code": ErrorCode.CANCELLED.value, "message": message}
+                        )
+                        return
+                if isinstance(event, Token):
+                    yield _event("token", number, {"text": event.text})
+                elif isinstance(event, ChatDone):
+                    done = asdict(event)
+                    done["fallback"] = event.fallback.value
+                    yield _event("done", number, _camel(done))
+                elif isinstance(event, ChatFailed):
                     yield _event(
-                        "error", number, {"code": ErrorCode.CANCELLED.value, "message": message}
+                        "error", number, {"code": event.code.value, "message": event.message}
                     )
-                    return
-            if isinstance(event, Token):
-                yield _event("token", number, {"text": event.text})
-            elif isinstance(event, ChatDone):
-                done = asdict(event)
-                done["fallback"] = event.fallback.value
-                yield _event("done", number, _camel(done))
-            elif isinstance(event, ChatFailed):
-                yield _event("error", number, {"code": event.code.value, "message": event.message})
 
 
 def _camel(data: dict[str, object]) -> dict[str, object]:
@@ -76,7 +80,11 @@ def _camel(data: dict[str, object]) -> dict[str, object]:
 
 
 def chat_endpoint(
-    runner: ChatRunner, *, ping_s: float, drain_s: float
+    runner: ChatRunner,
+    *,
+    ping_s: float,
+    drain_s: float,
+    streams: Callable[[str], AbstractContextManager[None]] = lambda _: nullcontext(),
 ) -> Callable[[Request], Awaitable[Response]]:
     """The route; on shutdown, open streams get ``drain_s`` to finish, then an ``error``
     event with code CANCELLED."""
@@ -91,8 +99,9 @@ def chat_endpoint(
             return JSONResponse({"error": error}, status_code=400)
         messages = tuple(Message(m.role, clean_text(m.content)) for m in body.messages)
         shutdown = anyio.Event()
+        client = request_client(request.headers)
         return EventSourceResponse(
-            _events(runner, messages, request_client(request.headers), shutdown, drain_s),
+            _events(runner, messages, client, streams("sse"), shutdown, drain_s),
             ping=ping_s,
             headers={"Cache-Control": "no-cache, no-transform"},
             shutdown_event=shutdown,

@@ -26,6 +26,7 @@ from bff.api.generate import TypeFactory, input_to_python
 from bff.api.identity import request_client
 from bff.budget import ANONYMOUS
 from bff.config import Settings
+from bff.observe.hub import Observability
 from bff.pipeline import Pipeline
 from bff.streaming.parser import format_errors
 from bff.tasks import Task, TaskRegistry
@@ -126,7 +127,7 @@ def _mutation(types: _TaskTypes, pipeline: Pipeline) -> Any:
     return strawberry.mutation(resolver=resolver, description=types.task.description)
 
 
-def _subscription(types: _TaskTypes, pipeline: Pipeline) -> Any:
+def _subscription(types: _TaskTypes, pipeline: Pipeline, observability: Observability) -> Any:
     async def subscribe(info: strawberry.Info, **kwargs: Any) -> AsyncGenerator[Any, None]:
         data = types.parse_input(kwargs)
         if isinstance(data, gql.TaskError):
@@ -134,12 +135,14 @@ def _subscription(types: _TaskTypes, pipeline: Pipeline) -> Any:
             return
         # Closing the subscription closes this generator, which closes the run and
         # with it the upstream request.
-        async with aclosing(pipeline.run(types.task, data, client=_client(info))) as events:
-            async for event in events:
-                if isinstance(event, run.Completed | run.Failed):
-                    yield types.outcome(event)
-                    return
-                yield gql.progress_event(event)
+        run_events = pipeline.run(types.task, data, client=_client(info))
+        with observability.stream("subscription"):
+            async with aclosing(run_events) as events:
+                async for event in events:
+                    if isinstance(event, run.Completed | run.Failed):
+                        yield types.outcome(event)
+                        return
+                    yield gql.progress_event(event)
 
     returns = AsyncGenerator[types.event, None]  # type: ignore[name-defined]
     resolver = _with_signature(subscribe, [*types.arguments, _INFO], returns)
@@ -161,7 +164,13 @@ class _Schema(strawberry.Schema):
             super().process_errors(ours, execution_context)
 
 
-def build_schema(tasks: TaskRegistry, pipeline: Pipeline, settings: Settings) -> strawberry.Schema:
+def build_schema(
+    tasks: TaskRegistry,
+    pipeline: Pipeline,
+    settings: Settings,
+    observability: Observability | None = None,
+) -> strawberry.Schema:
+    observability = observability or Observability(pipeline.breakers)
     factory = TypeFactory()
     results: dict[type, type] = {}
     per_task = [_TaskTypes(task, factory, results) for task in tasks]
@@ -192,6 +201,13 @@ def build_schema(tasks: TaskRegistry, pipeline: Pipeline, settings: Settings) ->
             ],
         )
 
+    configured = list(dict.fromkeys([str(r) for r in settings.routes] + [
+        route for task in tasks for route in pipeline.routes(task)
+    ]))  # fmt: skip
+
+    def models() -> list[gql.ModelRoute]:
+        return [gql.ModelRoute.of(status) for status in observability.routes(configured)]
+
     query = strawberry.type(
         type(
             "Query",
@@ -201,6 +217,10 @@ def build_schema(tasks: TaskRegistry, pipeline: Pipeline, settings: Settings) ->
                 "health": strawberry.field(
                     resolver=health, description="Whether the BFF is up, and what it routes to."
                 ),
+                "models": strawberry.field(
+                    resolver=models,
+                    description="Each model route: breaker state, validation-failure rate, drift.",
+                ),
             },
         )
     )
@@ -208,6 +228,10 @@ def build_schema(tasks: TaskRegistry, pipeline: Pipeline, settings: Settings) ->
         type("Mutation", (), {t.task.name: _mutation(t, pipeline) for t in per_task})
     )
     subscription = strawberry.type(
-        type("Subscription", (), {t.task.name: _subscription(t, pipeline) for t in per_task})
+        type(
+            "Subscription",
+            (),
+            {t.task.name: _subscription(t, pipeline, observability) for t in per_task},
+        )
     )
     return _Schema(query=query, mutation=mutation, subscription=subscription)

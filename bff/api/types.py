@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from bff import run
+from bff.observe.hub import RouteStatus
 from bff.resilience.breaker import BreakerState
 
 TaskErrorCode = strawberry.enum(
@@ -169,3 +170,48 @@ class Health:
     breakers: list[BreakerStatus] = strawberry.field(
         description="Every route called so far, with its circuit breaker."
     )
+
+
+@strawberry.type(description="Recent output quality of one task on one route.")
+class TaskDrift:
+    task: str
+    recent_requests: int = strawberry.field(description="Calls in the drift window.")
+    validation_failure_rate: float = strawberry.field(
+        description="Share of those calls whose output failed validation."
+    )
+    baseline_failure_rate: float | None = strawberry.field(
+        description="The expected or long-run rate; null until there is one."
+    )
+    drifting: bool = strawberry.field(description="A drift alert is raised.")
+
+
+@strawberry.type(description="A model route: its circuit breaker and recent output quality.")
+class ModelRoute:
+    route: str
+    breaker_state: BreakerStateEnum  # type: ignore[valid-type]
+    recent_requests: int = strawberry.field(description="Calls in the drift windows.")
+    validation_failure_rate: float
+    baseline_failure_rate: float | None
+    drifting: bool = strawberry.field(description="A drift alert is raised for some task.")
+    tasks: list[TaskDrift]
+
+    @classmethod
+    def of(cls, status: RouteStatus) -> ModelRoute:
+        return cls(
+            route=status.route,
+            breaker_state=BreakerState(status.breaker),
+            recent_requests=status.recent,
+            validation_failure_rate=round(status.failure_rate, 6),
+            baseline_failure_rate=status.baseline,
+            drifting=status.drifting,
+            tasks=[
+                TaskDrift(
+                    task=t.task,
+                    recent_requests=t.recent,
+                    validation_failure_rate=round(t.failure_rate, 6),
+                    baseline_failure_rate=t.baseline,
+                    drifting=t.drifting,
+                )
+                for t in status.tasks
+            ],
+        )

@@ -1,0 +1,1 @@
+"""Watching the BFF at work: metrics, drift, structured logs and traces."""
