@@ -257,14 +257,14 @@ class Pipeline:
             except BaseException:
                 plan.released(step)
                 reservation.settle(prompt, 0)
-                raise
-            finally:
                 call_span.end()
+                raise
             result = call.result
             assert result is not None
             record = _record(step.route, request, result)
             record.cost_usd = reservation.settle(result.prompt_tokens, result.completion_tokens)
             call_span.set_attributes({"outcome": record.outcome, "abandoned": record.abandoned})
+            call_span.end()
             meta.calls.append(record)
             meta.prompt_tokens += result.prompt_tokens
             meta.completion_tokens += result.completion_tokens
@@ -302,11 +302,15 @@ class Pipeline:
             last_error = error
             meta.errors.append(AttemptRecord(meta.attempts, step.route, error.kind, str(error)))
             delay = plan.failed(step, error)
-            logger.info(
-                "attempt failed: run=%s task=%s route=%s attempt=%d kind=%s retry_in_s=%s",
-                meta.run_id, task.name, step.route, meta.attempts, error.kind,
-                "none" if delay is None else f"{delay:.3f}",
-            )  # fmt: skip
+            fields = {
+                "event": "attempt_failed",
+                "task": task.name,
+                "route": step.route,
+                "attempt": meta.attempts,
+                "kind": error.kind,
+                "retry_in_s": None if delay is None else round(delay, 3),
+            }
+            logger.info("attempt failed", extra={"fields": fields})
             if isinstance(error, TruncatedOutputError):
                 wanted_max_tokens = min(wanted_max_tokens * 2, cap)
             if delay is not None:

@@ -35,6 +35,32 @@ def schema_violation(text: str) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
+HELPFUL_SUFFIX = (
+    " I hope this helps! As an AI language model I am always happy to assist with anything"
+    " else you might need."
+)
+
+
+def helpful_suffix(text: str) -> str:
+    """Model drift: every string of the answer gains a chatty suffix that overflows the
+    length limits a schema sets (valid JSON, invalid output)."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return text + HELPFUL_SUFFIX
+    return json.dumps(_suffixed(document), separators=(",", ":"), ensure_ascii=False)
+
+
+def _suffixed(value: Any) -> Any:
+    if isinstance(value, str):
+        return value + HELPFUL_SUFFIX
+    if isinstance(value, dict):
+        return {key: _suffixed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_suffixed(item) for item in value]
+    return value
+
+
 def truncated(text: str) -> str:
     """The first half: what a model emits before it runs out of ``max_tokens``."""
     return text[: max(1, len(text) // 2)]

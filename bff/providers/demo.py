@@ -13,7 +13,13 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from bff.demo.faults import REFUSAL_TEXT, malformed, schema_violation, truncated
+from bff.demo.faults import (
+    REFUSAL_TEXT,
+    helpful_suffix,
+    malformed,
+    schema_violation,
+    truncated,
+)
 from bff.demo.model import chunk_text, demo_output, demo_tool_calls
 from bff.exceptions import RateLimitedError, ServerError, StreamInterruptedError
 from bff.providers._types import (
@@ -28,7 +34,14 @@ from bff.providers._types import (
 from bff.tokens import CHARS_PER_TOKEN, estimate_tokens
 
 DemoFault = Literal[
-    "rate_limit", "server_error", "malformed", "schema_violation", "length", "refusal", "drop"
+    "rate_limit",
+    "server_error",
+    "malformed",
+    "schema_violation",
+    "drift",
+    "length",
+    "refusal",
+    "drop",
 ]
 DEMO_FAULTS: tuple[DemoFault, ...] = get_args(DemoFault)
 
@@ -86,6 +99,8 @@ class DemoProvider:
             text = malformed(text)
         elif fault == "schema_violation":
             text = schema_violation(text)
+        elif fault == "drift":
+            text = helpful_suffix(text)
         elif fault == "length":
             text, finish = truncated(text), "length"
         if request.max_tokens is not None and estimate_tokens(text) > request.max_tokens:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Fault = Literal[
     "malformed",  # invalid JSON (a trailing comma before the last brace)
     "schema_violation",  # valid JSON with a key the schema forbids, mid-document
+    "drift",  # every string gains a chatty suffix that overflows its length limit
     "length",  # half the answer, then finish_reason "length"
     "refusal",  # a refusal instead of content
     "content_filter",  # part of the answer, then finish_reason "content_filter"

@@ -300,6 +300,7 @@ class _Answer:
         transform: dict[str, Callable[[str], str]] = {
             "malformed": faults.malformed,
             "schema_violation": faults.schema_violation,
+            "drift": faults.helpful_suffix,
             "length": faults.truncated,
             "content_filter": faults.truncated,
         }

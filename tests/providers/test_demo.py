@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bff.demo.action_plan import ActionPlan
-from bff.demo.faults import REFUSAL_TEXT, UNEXPECTED_KEY
+from bff.demo.faults import HELPFUL_SUFFIX, REFUSAL_TEXT, UNEXPECTED_KEY
 from bff.exceptions import RateLimitedError, ServerError, StreamInterruptedError
 from bff.providers._types import OutputSpec
 from bff.providers.demo import DEMO_FAULTS, DemoProvider, FaultProfile
@@ -74,6 +74,8 @@ async def test_content_faults() -> None:
         json.loads(bad.text)
     drift = await assemble(_always("schema_violation"), request(TEXT, output=PLAN))
     assert UNEXPECTED_KEY in drift.text
+    chatty = json.loads((await assemble(_always("drift"), request(TEXT, output=PLAN))).text)
+    assert all(a["summary"].endswith(HELPFUL_SUFFIX) for a in chatty["actions"])
     cut = await assemble(_always("length"), request(TEXT, output=PLAN))
     assert cut.finish == ["length"]
     refused = await assemble(_always("refusal"), request(TEXT, output=PLAN))

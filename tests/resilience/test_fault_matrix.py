@@ -55,6 +55,12 @@ FAULTS = {
         chat="none",
         hangs_up=True,
     ),
+    "drift (helpful suffix)": Fault(
+        {"fault": "drift", "chunk_delay_s": 0.002},
+        "VALIDATION_FAILED",
+        chat="none",
+        hangs_up=True,
+    ),
     "length": Fault({"fault": "length"}, "VALIDATION_FAILED", chat="none"),
     "refusal": Fault({"fault": "refusal"}, "REFUSED", retried=False, chat="none"),
     "content filter": Fault({"fault": "content_filter"}, "REFUSED", retried=False, chat="after"),
