@@ -10,11 +10,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from bff import __version__
 from bff.api.chat import chat_endpoint
+from bff.api.demo_faults import demo_faults_endpoint
 from bff.api.drain import Drain
+from bff.api.frontend import Frontend, asset_dir, no_frontend, operations_endpoint
 from bff.api.graphql_http import GraphQLView
 from bff.api.limits import BodyLimitMiddleware
 from bff.api.schema import build_schema
@@ -26,6 +28,7 @@ from bff.observe.logs import RequestIdMiddleware
 from bff.pipeline import Pipeline
 from bff.providers.registry import ProviderRegistry
 from bff.resilience.breaker import Breakers
+from bff.routes import parse_route
 from bff.tasks import TaskRegistry
 
 
@@ -73,14 +76,25 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
     async def metrics(request: Request) -> Response:
         return Response(observability.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/chat/stream", chat, methods=["POST"]),
+        Route("/operations.json", operations_endpoint(), methods=["GET"]),
+    ]
+    demo_routes = _demo_routes(settings, tasks, pipeline)
+    if demo_routes:
+        demo = demo_faults_endpoint(lambda: registry.demo(), demo_routes, settings.demo_fault_seed)
+        routes.append(Route("/demo/faults", demo, methods=["GET", "PUT"]))
+    frontend = asset_dir("frontend")
+    if frontend is not None:
+        routes.append(Mount("/", app=Frontend(directory=frontend, html=True)))
+    else:
+        routes.append(Route("/", no_frontend, methods=["GET"]))
     app = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/chat/stream", chat, methods=["POST"]),
-        ],
+        routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
@@ -94,3 +108,9 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
     app.state.observability = observability
     app.state.drain = drain
     return app
+
+
+def _demo_routes(settings: Settings, tasks: TaskRegistry, pipeline: Pipeline) -> list[str]:
+    """The demo routes requests may take, in order (the fault switch's choices)."""
+    every = [str(r) for r in settings.routes] + [r for t in tasks for r in pipeline.routes(t)]
+    return [r for r in dict.fromkeys(every) if parse_route(r).provider == "demo"]

@@ -70,9 +70,14 @@ class DemoProvider:
     def __init__(self, *, chunk_delay: float = 0.0, faults: FaultProfile | None = None) -> None:
         self.chunk_delay = chunk_delay
         self.faults = faults or FaultProfile()
+        self.by_model: dict[str, FaultProfile] = {}
+        """Profiles for single models (a demo's fault switch), over ``faults``."""
+
+    def profile(self, model: str) -> FaultProfile:
+        return self.by_model.get(model, self.faults)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ProviderEvent, None]:
-        fault = self.faults.draw()
+        fault = self.profile(request.model).draw()
         if fault == "rate_limit":
             raise RateLimitedError("demo model: rate limited (fault profile)", retry_after=0.2)
         if fault == "server_error":

@@ -22,6 +22,12 @@ class ProviderRegistry:
             provider = self._providers[route.provider] = self._build(route.provider)
         return provider
 
+    def demo(self) -> DemoProvider:
+        """The offline demo provider (one for every demo route)."""
+        provider = self.get(Route("demo", "heuristic"))
+        assert isinstance(provider, DemoProvider)
+        return provider
+
     def _build(self, name: str) -> Provider:
         s = self._settings
         if name == "demo":

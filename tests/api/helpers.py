@@ -13,28 +13,16 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from bff.api.operations import load_operations
+from graphql import FragmentDefinitionNode, parse
+
 OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
-_SPREAD = re.compile(r"\.\.\.(\w+)")
-
-
-def _fragments() -> dict[str, str]:
-    text = (OPERATIONS / "fragments.graphql").read_text()
-    parts = re.split(r"^(?=fragment )", text, flags=re.MULTILINE)
-    return {p.split()[1]: p.strip() for p in parts if p.startswith("fragment ")}
+_LOADED = load_operations(OPERATIONS)
 
 
 def operation(name: str) -> str:
     """An operation from graphql/operations/, with the fragments it spreads."""
-    text = (OPERATIONS / f"{name}.graphql").read_text()
-    fragments = _fragments()
-    needed: list[str] = []
-    pending = _SPREAD.findall(text)
-    while pending:
-        fragment = pending.pop()
-        if fragment in fragments and fragment not in needed:
-            needed.append(fragment)
-            pending += _SPREAD.findall(fragments[fragment])
-    return "\n\n".join([text, *(fragments[f] for f in sorted(needed))])
+    return _LOADED[name].document
 
 
 def mutate(
@@ -117,4 +105,7 @@ def sse_events(text: str) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def fragment_names() -> list[str]:
-    return sorted(_fragments())
+    document = parse((OPERATIONS / "fragments.graphql").read_text())
+    return sorted(
+        d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    )

@@ -1,0 +1,75 @@
+"""The demo page at ``/`` and the operations it sends, at ``/operations.json``.
+
+Both ship inside the package (``bff/_static/``, put there when the wheel is
+built) and are read from the source tree in a checkout or an editable install.
+The page is plain HTML, CSS and ES modules: nothing to build. It is served with
+a Content-Security-Policy that allows only its own scripts and styles, so even
+a rendering bug could not run text from a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+from bff.api.operations import load_operations
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+_SOURCES = {"frontend": "frontend-demo", "operations": "graphql/operations"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def asset_dir(name: str) -> Path | None:
+    """Where the ``frontend`` or the ``operations`` are: packaged, else the source tree."""
+    for path in (_PACKAGE / "_static" / name, _PACKAGE.parent / _SOURCES[name]):
+        if path.is_dir():
+            return path
+    return None
+
+
+class Frontend(StaticFiles):
+    """The page's files, with headers that keep model text inert."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def secured(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))  # type: ignore[call-overload]
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await super().__call__(scope, receive, secured)  # type: ignore[arg-type]
+
+
+def operations_endpoint() -> Callable[[Request], Awaitable[Response]]:
+    """The operations as JSON (by name: kind, root field, document), read once."""
+    directory = asset_dir("operations")
+    loaded = load_operations(directory) if directory is not None else {}
+    body = {
+        name: {"kind": op.kind, "field": op.field, "document": op.document}
+        for name, op in loaded.items()
+    }
+
+    async def operations(request: Request) -> Response:
+        return JSONResponse(body)
+
+    return operations
+
+
+async def no_frontend(request: Request) -> Response:
+    return JSONResponse(
+        {"error": {"code": "NOT_FOUND", "message": "the demo page is not installed"}},
+        status_code=404,
+    )

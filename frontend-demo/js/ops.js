@@ -1,0 +1,69 @@
+// The operations panel: each route's breaker and drift, and the demo model's fault switch.
+import { announce, clear, el } from "./dom.js";
+import { query } from "./graphql.js";
+
+const percent = (rate) => (rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)}%`);
+
+export function operationsPanel(operations) {
+  const body = document.querySelector("#routes tbody");
+  const models = operations.Models;
+  async function refresh() {
+    try {
+      const data = await query(models.document);
+      clear(body, ...data.models.map((route) => el("tr", { "data-route": route.route },
+        el("th", { scope: "row" }, route.route),
+        el("td", {}, el("span", { className: `badge ${route.breakerState}`, "data-breaker": route.breakerState }, route.breakerState)),
+        el("td", {}, String(route.recentRequests)),
+        el("td", {}, percent(route.validationFailureRate)),
+        el("td", {}, percent(route.baselineFailureRate)),
+        el("td", {}, el("span", { className: `badge ${route.drifting ? "drifting" : "ok"}`, "data-drift": route.drifting ? "DRIFTING" : "OK" },
+          route.drifting ? "DRIFTING" : "OK")))));
+    } catch (error) {
+      clear(body, el("tr", {}, el("td", { colspan: 6, className: "error" }, `Could not load routes: ${error.message}`)));
+    }
+  }
+  refresh();
+  setInterval(refresh, 2000);
+  faultSwitch();
+  return refresh;
+}
+
+async function faultSwitch() {
+  const container = document.getElementById("faults");
+  const response = await fetch("/demo/faults");
+  if (!response.ok) return; // no demo route: nothing to switch
+  const state = await response.json();
+  clear(container, el("h3", {}, "Demo model fault switch"),
+    el("p", { className: "hint" }, "Make the offline demo model misbehave and watch retries, fallbacks and breakers."),
+    ...state.routes.map((route) => faultRow(route, state.kinds)));
+}
+
+function faultRow(route, kinds) {
+  const slug = route.route.replace(/[^a-z0-9]/gi, "-");
+  const kind = el("select", { id: `fault-kind-${slug}`, "data-fault-kind": route.route },
+    el("option", { value: "" }, "off"),
+    kinds.map((k) => el("option", { value: k, selected: route.rate > 0 && route.kinds.length === 1 && route.kinds[0] === k }, k)));
+  const rate = el("input", { type: "range", id: `fault-rate-${slug}`, min: 0, max: 100, step: 10,
+    value: Math.round((route.rate || 0.5) * 100), "data-fault-rate": route.route,
+    "aria-valuetext": `${Math.round((route.rate || 0.5) * 100)} percent of calls` });
+  const apply = el("button", { type: "submit", "data-fault-apply": route.route }, "Apply");
+  const form = el("form", {},
+    el("fieldset", {}, el("legend", {}, route.route),
+      el("div", { className: "fault-row" },
+        el("div", {}, el("label", { for: kind.id }, "Fault"), kind),
+        el("div", {}, el("label", { for: rate.id }, "Share of calls"), rate),
+        apply)));
+  rate.addEventListener("input", () => rate.setAttribute("aria-valuetext", `${rate.value} percent of calls`));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const on = kind.value !== "";
+    const body = { route: route.route, rate: on ? Number(rate.value) / 100 : 0, kinds: on ? [kind.value] : kinds };
+    const answer = await fetch("/demo/faults", {
+      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+    announce(answer.ok
+      ? on ? `${route.route}: ${kind.value} on ${rate.value}% of calls.` : `${route.route}: faults off.`
+      : `The fault switch refused: HTTP ${answer.status}.`);
+  });
+  return form;
+}

@@ -1,0 +1,169 @@
+"""The demo page in headless Chromium: each panel against a real `bff serve`."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from bff.testing.server import SimulatorServer
+from tests.browser.conftest import ServeFactory, Shots
+from tests.observe.helpers import Scrape
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _open(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#status")).to_have_text("Ready.")
+
+
+def _meta(page: Page, task: str, name: str) -> str:
+    return page.locator(f"[data-result={task}] [data-meta='{name}']").inner_text()
+
+
+def _switch_faults(page: Page, route: str, kind: str, percent: int) -> None:
+    page.select_option(f"[data-fault-kind='{route}']", kind)
+    page.fill(f"[data-fault-rate='{route}']", str(percent))
+    page.click(f"[data-fault-apply='{route}']")
+    expect(page.locator("#status")).to_contain_text(f"{route}: {kind} on {percent}%")
+
+
+def test_a_task_run_reaches_the_validated_table(
+    page: Page, serve: ServeFactory, shots: Shots
+) -> None:
+    _open(page, serve())
+    shots.take("ready")
+    page.click("[data-run=extractActionPlan]")
+    result = page.locator("[data-result=extractActionPlan]")
+    expect(result.locator("table tbody tr")).to_have_count(3)
+    expect(result).to_have_attribute("data-typename", "ActionPlanResult")
+    rows = result.locator("table tbody tr").all_inner_texts()
+    assert rows[0].split("\t")[:2] == ["call", "1"] and "Call Bob today" in rows[0]
+    assert _meta(page, "extractActionPlan", "model") == "demo/heuristic"
+    assert _meta(page, "extractActionPlan", "attempts") == "1"
+    assert _meta(page, "extractActionPlan", "fallback") == "NONE"
+    expect(page.locator("[data-progress=extractActionPlan] [data-counter]")).to_have_text(
+        "Validated."
+    )
+    expect(page.locator("#status")).to_have_text("extractActionPlan: validated result ready.")
+    # the tool-using task answers through its lookup
+    page.click("[data-run=briefCountry]")
+    brief = page.locator("[data-result=briefCountry]")
+    expect(brief.locator("dl.card")).to_contain_text("Tokyo")
+    assert _meta(page, "briefCountry", "tool calls") == "1"
+    shots.take("validated")
+
+
+def test_faults_show_retries_and_a_fallback_then_validated_data(
+    page: Page, serve: ServeFactory, shots: Shots
+) -> None:
+    _open(page, serve(BFF_FALLBACK_MODELS="demo/backup"))
+    _switch_faults(page, "demo/heuristic", "malformed", 100)
+    page.click("[data-run=summarizeTicket]")
+    result = page.locator("[data-result=summarizeTicket]")
+    expect(result).to_have_attribute("data-typename", "TicketSummaryResult")
+    steps = page.locator("[data-progress=summarizeTicket] li")
+    texts = steps.all_inner_texts()
+    assert [t.split(" ")[0] for t in texts] == ["Retrying", "Retrying", "Falling"], texts
+    assert "after malformed" in texts[0]
+    assert "from demo/heuristic to demo/backup" in texts[2]
+    assert _meta(page, "summarizeTicket", "model") == "demo/backup"
+    assert _meta(page, "summarizeTicket", "attempts") == "4"
+    assert _meta(page, "summarizeTicket", "fallback") == "MODEL"
+    expect(result.locator("dl.card")).to_contain_text("Headline")
+    shots.take("retried-then-validated")
+
+
+def test_a_task_error_is_a_clear_message(page: Page, serve: ServeFactory, shots: Shots) -> None:
+    _open(page, serve(BFF_CLIENT_DAILY_TOKENS="10"))
+    page.click("[data-run=extractActionPlan]")
+    error = page.locator("[data-result=extractActionPlan] [data-error-code]")
+    expect(error).to_have_attribute("data-error-code", "BUDGET_EXCEEDED")
+    expect(error).to_have_text("The token or spend budget ran out before the call.")
+    expect(page.locator("[data-result=extractActionPlan] table")).to_have_count(0)
+    shots.take("budget-exceeded")
+
+
+def test_the_operations_panel_shows_an_open_breaker(
+    page: Page, serve: ServeFactory, shots: Shots
+) -> None:
+    _open(page, serve())
+    row = page.locator("tr[data-route='demo/heuristic']")
+    expect(row.locator("[data-breaker]")).to_have_text("CLOSED")
+    _switch_faults(page, "demo/heuristic", "server_error", 100)
+    page.click("[data-run=extractActionPlan]")
+    # three failed attempts open the circuit; the safe response still answers
+    expect(page.locator("[data-result=extractActionPlan]")).to_have_attribute(
+        "data-typename", "ActionPlanResult"
+    )
+    assert _meta(page, "extractActionPlan", "fallback") == "SAFE_RESPONSE"
+    expect(row.locator("[data-breaker]")).to_have_text("OPEN", timeout=5000)
+    shots.take("breaker-open")
+
+
+def test_drift_shows_in_the_operations_panel(page: Page, serve: ServeFactory) -> None:
+    url = serve(BFF_DRIFT_WINDOW="4", BFF_DRIFT_MIN_SAMPLES="2", BFF_DRIFT_EXPECTED_RATE="0",
+                BFF_BREAKER_THRESHOLD="50", BFF_MAX_ATTEMPTS="1")  # fmt: skip
+    _open(page, url)
+    _switch_faults(page, "demo/heuristic", "drift", 100)
+    for _ in range(2):
+        page.click("[data-run=extractActionPlan]")
+        expect(page.locator("[data-run=extractActionPlan]")).to_be_enabled()
+    row = page.locator("tr[data-route='demo/heuristic']")
+    expect(row.locator("[data-drift]")).to_have_text("DRIFTING", timeout=5000)
+
+
+def test_chat_streams_and_stop_cancels_the_upstream_request(
+    page: Page, serve: ServeFactory, sim: SimulatorServer, shots: Shots
+) -> None:
+    url = serve(simulated=True)
+    sim.simulator.add({"content": "fog " * 400, "chunk_delay_s": 0.02})
+    _open(page, url)
+    page.fill("#chat-input", "Tell me about fog.")
+    page.click("#chat-send")
+    reply = page.locator("#messages li.assistant [data-reply]")
+    expect(reply).to_contain_text("fog fog fog")
+    shots.take("chat-streaming")
+    page.click("#chat-stop")
+    expect(page.locator("#messages li.assistant .note")).to_have_text("Stopped.")
+    expect(page.locator("#chat-send")).to_be_enabled()
+    (record,) = sim.simulator.wait_until_settled()
+    assert record.hung_up and record.chunks_sent < record.chunks_total
+    deadline = time.monotonic() + 5
+    while Scrape(url).value("bff_runs_total", task="chat", outcome="cancelled") != 1:
+        assert time.monotonic() < deadline, "the server did not record the cancelled stream"
+        time.sleep(0.1)
+    assert Scrape(url).value("bff_open_streams", kind="sse") == 0
+    shots.take("chat-stopped")
+    # a failure after the first token shows inline
+    sim.simulator.add({"fault": "drop", "fault_after_chunks": 5})
+    page.click("#chat-send")
+    error = page.locator("#messages li.assistant").nth(1).locator("[data-error-code]")
+    expect(error).to_have_attribute("data-error-code", "PROVIDER_UNAVAILABLE")
+    shots.take("chat-error")
+
+
+def test_model_output_renders_as_text_and_runs_nothing(
+    page: Page, serve: ServeFactory, sim: SimulatorServer, shots: Shots
+) -> None:
+    url = serve(simulated=True)
+    plan = {"actions": [{"action_type": "call", "priority": 1, "summary": XSS}]}
+    sim.simulator.add({"content": json.dumps(plan)}, {"content": f"Here: {XSS} done"})
+    _open(page, url)
+    page.click("[data-run=extractActionPlan]")
+    cell = page.locator("[data-result=extractActionPlan] table tbody td").nth(2)
+    expect(cell).to_have_text(XSS)
+    page.fill("#chat-input", "Show me markup.")
+    page.click("#chat-send")
+    expect(page.locator("#messages [data-reply]")).to_have_text(f"Here: {XSS} done")
+    expect(page.locator("#messages .note")).not_to_be_empty()
+    assert page.locator("main img").count() == 0
+    assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
+    shots.take("inert-markup")
+    # the page is served with a policy that would block inline script anyway
+    csp = httpx.get(url).headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
