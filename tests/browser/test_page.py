@@ -167,3 +167,19 @@ def test_model_output_renders_as_text_and_runs_nothing(
     # the page is served with a policy that would block inline script anyway
     csp = httpx.get(url).headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_keyboard_alone_runs_a_task_and_the_status_region_tells(
+    page: Page, serve: ServeFactory
+) -> None:
+    _open(page, serve())
+    assert page.get_attribute("#status", "aria-live") == "polite"
+    page.focus("#task-summarizeTicket-text")
+    assert page.evaluate("document.activeElement.labels[0].textContent") == "Text"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.run") == "summarizeTicket"
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-result=summarizeTicket]")).to_have_attribute(
+        "data-typename", "TicketSummaryResult"
+    )
+    expect(page.locator("#status")).to_have_text("summarizeTicket: validated result ready.")
