@@ -17,7 +17,7 @@ from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from bff.budget import ANONYMOUS, DailyLedger, Spend
 from bff.config import Settings
@@ -62,9 +62,9 @@ from bff.run import (
     Started,
     outcome,
 )
-from bff.sanitize import Redactor, clean_text, map_strings, strings
-from bff.streaming.parser import format_errors
+from bff.sanitize import Redactor
 from bff.structured import CallResult, StructuredCall
+from bff.task_io import checked_input, redacted_input, restored
 from bff.tasks import Task
 from bff.tokens import estimate_prompt_tokens, estimate_tokens
 from bff.tools import run_tools
@@ -188,14 +188,14 @@ class Pipeline:
         yield Started(meta.run_id, task.name, routes[0])
         stage = start_span("bff.sanitize", span)
         try:
-            data = _checked_input(task, data)
+            data = checked_input(task, data)
         except InputRejectedError as exc:
             yield ended(ErrorCode.INPUT_REJECTED, exc)
             return
         finally:
             stage.end()
         redactor = Redactor()
-        redacted = _redacted_input(task, data, redactor)
+        redacted = redacted_input(task, data, redactor)
         meta.redactions = dict(redactor.counts)
         base = conversation = messages = task.messages(redacted)
         prompt_tokens = sum(estimate_tokens(m.content or "") for m in base)
@@ -274,7 +274,7 @@ class Pipeline:
                 plan.succeeded(step)
                 meta.fallback = Fallback.MODEL if step.index else Fallback.NONE
                 meta.latency_ms = (self._clock() - started) * 1000
-                yield Completed(_restored(task, result.output, redactor), meta)
+                yield Completed(restored(task, result.output, redactor), meta)
                 return
             error = result.error
             if result.tool_calls:
@@ -349,47 +349,6 @@ def _record(route: str, request: ChatRequest, result: CallResult) -> CallRecord:
         tokens_saved=saved if result.abandoned else 0,
         validation_failure=isinstance(error, OutputError) and not isinstance(error, RefusalError),
     )
-
-
-def _checked_input(task: Task[Any, Any], data: BaseModel) -> BaseModel:
-    """The input with control characters stripped; raises InputRejectedError for an
-    input over ``max_input_chars``."""
-    values = map_strings(data.model_dump(mode="json"), clean_text)
-    chars = sum(map(len, strings(values)))
-    if chars > task.max_input_chars:
-        raise InputRejectedError(
-            f"the input is {chars} characters; max_input_chars is {task.max_input_chars}"
-        )
-    try:
-        checked: BaseModel = task.input_model.model_validate(values)
-    except ValidationError as exc:  # stripping control characters broke a constraint
-        raise InputRejectedError("; ".join(format_errors(exc))) from None
-    return checked
-
-
-def _redacted_input(task: Task[Any, Any], data: BaseModel, redactor: Redactor) -> BaseModel:
-    """The input with PII replaced by placeholders: nothing sensitive leaves for a provider."""
-    values = map_strings(data.model_dump(mode="json"), redactor.redact)
-    try:
-        redacted: BaseModel = task.input_model.model_validate(values)
-    except ValidationError:
-        # A placeholder broke a constraint of the input model: send the redacted text
-        # anyway, unvalidated; the originals still never leave.
-        redacted = task.input_model.model_construct(**values)
-    return redacted
-
-
-def _restored(task: Task[Any, Any], output: BaseModel, redactor: Redactor) -> BaseModel:
-    """The output with the originals put back, when the task asks and it still validates."""
-    if not task.restore_pii or not redactor.counts:
-        return output
-    try:
-        restored: BaseModel = task.output_model.model_validate_json(
-            redactor.restore(output.model_dump_json())
-        )
-    except ValidationError:
-        return output
-    return restored
 
 
 def final_error(plan: AttemptPlan, last: BFFError | None) -> BFFError:

@@ -1,0 +1,54 @@
+"""A task's input on its way in and its output on its way out: control characters and
+size limits, PII redaction before the provider sees anything, and restoration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bff.exceptions import InputRejectedError
+from bff.sanitize import Redactor, clean_text, map_strings, strings
+from bff.streaming.parser import format_errors
+from bff.tasks import Task
+
+
+def checked_input(task: Task[Any, Any], data: BaseModel) -> BaseModel:
+    """The input with control characters stripped; raises InputRejectedError for an
+    input over ``max_input_chars``."""
+    values = map_strings(data.model_dump(mode="json"), clean_text)
+    chars = sum(map(len, strings(values)))
+    if chars > task.max_input_chars:
+        raise InputRejectedError(
+            f"the input is {chars} characters; max_input_chars is {task.max_input_chars}"
+        )
+    try:
+        checked: BaseModel = task.input_model.model_validate(values)
+    except ValidationError as exc:  # stripping control characters broke a constraint
+        raise InputRejectedError("; ".join(format_errors(exc))) from None
+    return checked
+
+
+def redacted_input(task: Task[Any, Any], data: BaseModel, redactor: Redactor) -> BaseModel:
+    """The input with PII replaced by placeholders: nothing sensitive leaves for a provider."""
+    values = map_strings(data.model_dump(mode="json"), redactor.redact)
+    try:
+        redacted: BaseModel = task.input_model.model_validate(values)
+    except ValidationError:
+        # A placeholder broke a constraint of the input model: send the redacted text
+        # anyway, unvalidated; the originals still never leave.
+        redacted = task.input_model.model_construct(**values)
+    return redacted
+
+
+def restored(task: Task[Any, Any], output: BaseModel, redactor: Redactor) -> BaseModel:
+    """The output with the originals put back, when the task asks and it still validates."""
+    if not task.restore_pii or not redactor.counts:
+        return output
+    try:
+        restored: BaseModel = task.output_model.model_validate_json(
+            redactor.restore(output.model_dump_json())
+        )
+    except ValidationError:
+        return output
+    return restored
