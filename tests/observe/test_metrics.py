@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
+import anyio
 import httpx
+import pytest
 
 from bff.testing.server import SimulatorServer
-from tests.api.helpers import mutate
+from tests.api.helpers import mutate, subscription
 from tests.conftest import BffFactory
 from tests.observe.helpers import Scrape
 
@@ -127,3 +130,21 @@ def test_tool_calls_are_counted(bff: BffFactory, sim: SimulatorServer) -> None:
     assert m.value("bff_tool_calls_total", task="briefCountry") == 1
     assert m.value("bff_calls_total", task="briefCountry", outcome="tools") == 1
     assert m.value("bff_calls_total", task="briefCountry", outcome="ok") == 1
+
+
+@pytest.mark.anyio
+async def test_open_subscriptions_are_counted_and_a_closed_one_is_cancelled(
+    bff: BffFactory, sim: SimulatorServer
+) -> None:
+    sim.simulator.add({"chunk_delay_s": 0.05})
+    url = bff().url
+    async with subscription(url, "WatchActionPlan", text=TEXT) as sub:
+        assert "RunStarted" in json.dumps(await sub.next())
+        await sub.next()  # the first progress event: the stream is open
+        assert Scrape(url).value("bff_open_streams", kind="subscription") == 1
+        await sub.stop()
+    deadline = time.monotonic() + 5
+    while Scrape(url).value("bff_runs_total", task=TASK, outcome="cancelled") != 1:
+        assert time.monotonic() < deadline, "the closed subscription was not counted"
+        await anyio.sleep(0.05)
+    assert Scrape(url).value("bff_open_streams", kind="subscription") == 0
