@@ -26,4 +26,6 @@ def test_make_serve_from_a_clean_clone(tmp_path: Path) -> None:
     env.pop("VIRTUAL_ENV", None)
     with running(["make", "serve", f"PORT={port}"], ready_url=url, cwd=clone, env=env, timeout=540):
         assert httpx.get(url).json()["model"] == "demo/heuristic"
+        page = httpx.get(f"http://127.0.0.1:{port}/")
+        assert page.status_code == 200 and "js/main.js" in page.text
     assert (clone / ".venv" / "bin" / "bff").exists()
