@@ -8,6 +8,7 @@ variable), the optional TOML config file, then defaults.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from bff.budget import Price
@@ -214,6 +216,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             settings.endpoint(provider)
     except ValidationError as exc:
         raise _config_error(exc) from None
+    except SettingsError as exc:  # a variable that should hold JSON does not
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = "BFF_" + field.group(1).upper() if field else "settings"
+        raise ConfigError(name, "is not valid JSON") from None
     return settings
 
 

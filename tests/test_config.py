@@ -79,6 +79,20 @@ def test_config_file_and_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ({"BFF_MODEL": "openai/gpt-4o"}, "OPENAI_API_KEY", "not set"),
         ({"BFF_DEMO_FAULT_KINDS": "rate_limit,meteor"}, "BFF_DEMO_FAULT_KINDS", "meteor"),
         ({"BFF_DEMO_FAULT_RATE": "2"}, "BFF_DEMO_FAULT_RATE", "less than or equal to 1"),
+        ({"BFF_PRICES": "{bad"}, "BFF_PRICES", "not valid JSON"),
+        (
+            {"BFF_PRICES": '{"demo/x": {"input_per_mtok": -1, "output_per_mtok": 1}}'},
+            "BFF_PRICES",
+            "greater than or equal to 0",
+        ),
+        (
+            {"BFF_PRICES": '{"x": {"input_per_mtok": 1, "output_per_mtok": 1}}'},
+            "BFF_PRICES",
+            "not a model route",
+        ),
+        ({"BFF_CLIENT_DAILY_TOKENS": "0"}, "BFF_CLIENT_DAILY_TOKENS", "greater than or equal"),
+        ({"BFF_DRIFT_MIN_SAMPLES": "100"}, "BFF_DRIFT_MIN_SAMPLES", "more than BFF_DRIFT_WINDOW"),
+        ({"BFF_DRIFT_THRESHOLD": "0"}, "BFF_DRIFT_THRESHOLD", "greater than 0"),
     ],
 )
 def test_bad_settings_name_themselves(
