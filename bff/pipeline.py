@@ -48,6 +48,7 @@ from bff.run import (
     NO_OBSERVER,
     SAFE_RESPONSE_ROUTE,
     AttemptRecord,
+    CallingTools,
     CallRecord,
     Completed,
     ErrorCode,
@@ -291,6 +292,8 @@ class Pipeline:
                     return
                 depth += 1
                 meta.tool_calls += len(result.tool_calls)
+                names = tuple(call.name for call in result.tool_calls)
+                yield CallingTools(meta.attempts + 1, step.route, names)
                 rounds = await run_tools(task.tool_map, result.tool_calls, redactor.redact)
                 conversation = messages = (*conversation, *rounds.messages)
                 if rounds.error is None:

@@ -110,6 +110,15 @@ class Retrying:
 
 
 @dataclass(frozen=True, slots=True)
+class CallingTools:
+    """The model asked for tools; they run and their results go back to it."""
+
+    attempt: int
+    model: str
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FallingBack:
     from_model: str
     to_model: str
@@ -129,7 +138,9 @@ class Failed:
     meta: RunMeta
 
 
-RunEvent: TypeAlias = Started | Progress | Retrying | FallingBack | Completed | Failed
+RunEvent: TypeAlias = (
+    Started | Progress | Retrying | CallingTools | FallingBack | Completed | Failed
+)
 RunOutcome: TypeAlias = Completed | Failed
 
 

@@ -31,7 +31,8 @@ _SCALARS: tuple[type, ...] = (
 )  # fmt: skip
 RESERVED = frozenset(
     """Query Mutation Subscription RunMeta TaskError TaskErrorCode FallbackKind AttemptError
-    RunStarted RunProgress RunRetrying RunFallingBack TaskInfo Health JSON""".split()
+    RunStarted RunProgress RunRetrying RunToolCalls RunFallingBack TaskInfo Health JSON
+    BreakerStatus BreakerState RedactionCount ModelRoute TaskDrift""".split()
 )
 
 

@@ -72,6 +72,7 @@ class _TaskTypes:
                 gql.RunStarted,
                 gql.RunProgress,
                 gql.RunRetrying,
+                gql.RunToolCalls,
                 gql.RunFallingBack,
                 result,
                 gql.TaskError,

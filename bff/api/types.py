@@ -118,6 +118,13 @@ class RunFallingBack:
     reason: str
 
 
+@strawberry.type(description="The model called tools; their results go back to it.")
+class RunToolCalls:
+    attempt: int
+    model: str
+    tools: list[str] = strawberry.field(description="The tools called, in order.")
+
+
 def progress_event(event: run.RunEvent) -> Any:
     """The GraphQL object for a progress event (not for the final outcome)."""
     if isinstance(event, run.Started):
@@ -133,6 +140,8 @@ def progress_event(event: run.RunEvent) -> Any:
         return RunRetrying(
             attempt=event.attempt, model=event.model, reason=event.reason, message=event.message
         )
+    if isinstance(event, run.CallingTools):
+        return RunToolCalls(attempt=event.attempt, model=event.model, tools=list(event.tools))
     if isinstance(event, run.FallingBack):
         return RunFallingBack(
             from_model=event.from_model, to_model=event.to_model, reason=event.reason

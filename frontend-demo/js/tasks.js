@@ -71,7 +71,7 @@ export function taskPanel(task, operation) {
       clear(result, el("p", { className: "error", role: "alert" }, "An input is not valid JSON."));
       return;
     }
-    const state = { tokens: 0, items: 0, steps: el("ol", { "aria-label": "Retries and fallbacks" }) };
+    const state = { tokens: 0, items: 0, steps: el("ol", { "aria-label": "Tool calls, retries and fallbacks" }) };
     const counter = el("p", { "data-counter": "" }, "Starting…");
     clear(progress, counter, state.steps);
     clear(result);
@@ -105,6 +105,10 @@ export function taskPanel(task, operation) {
       case "RunRetrying":
         state.steps.append(el("li", { className: "retry" },
           `Retrying (attempt ${event.attempt} on ${event.model}) after ${event.reason}: ${event.message}`));
+        break;
+      case "RunToolCalls":
+        state.steps.append(el("li", { className: "tools" },
+          `Called ${event.tools.join(", ")} (attempt ${event.attempt} on ${event.model})`));
         break;
       case "RunFallingBack":
         state.steps.append(el("li", { className: "fallback" },

@@ -55,6 +55,8 @@ def test_a_task_run_reaches_the_validated_table(
     brief = page.locator("[data-result=briefCountry]")
     expect(brief.locator("dl.card")).to_contain_text("Tokyo")
     assert _meta(page, "briefCountry", "tool calls") == "1"
+    steps = page.locator("[data-progress=briefCountry] li").all_inner_texts()
+    assert steps == ["Called lookup_country (attempt 1 on demo/heuristic)"]
     shots.take("validated")
 
 

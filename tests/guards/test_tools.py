@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import anyio
 import pytest
 from pydantic import BaseModel
 
@@ -20,7 +21,7 @@ from bff.tasks import TaskRegistry
 from bff.testing.server import SimulatorServer
 from bff.tokens import estimate_prompt_tokens
 from bff.tools import Tool, run_tools
-from tests.api.helpers import mutate
+from tests.api.helpers import mutate, subscription
 from tests.conftest import BffFactory
 
 QUESTION = "What currency do they pay with in Japan?"
@@ -158,3 +159,21 @@ async def test_tool_results_are_redacted_before_they_go_back() -> None:
 def test_tool_names_are_checked() -> None:
     with pytest.raises(ValueError, match="tool name"):
         Tool("rm -rf", "", CountryQuery, lambda q: q)
+
+
+@pytest.mark.anyio
+async def test_the_subscription_reports_each_round_of_tool_calls(
+    bff: BffFactory, sim: SimulatorServer
+) -> None:
+    server = bff()
+    with anyio.fail_after(20):
+        async with subscription(server.url, "WatchCountryBrief", text=QUESTION) as sub:
+            events = [e["briefCountry"] for e in await sub.all()]
+    kinds = [e["__typename"] for e in events]
+    assert kinds[0] == "RunStarted" and kinds[-1] == "CountryBriefResult"
+    (tools,) = [e for e in events if e["__typename"] == "RunToolCalls"]
+    assert tools == {"__typename": "RunToolCalls", "attempt": 1, "model": "sim/gpt-4o",
+                     "tools": ["lookup_country"]}  # fmt: skip
+    # the round comes after the first call's progress and before the answer's
+    at = kinds.index("RunToolCalls")
+    assert "RunProgress" in kinds[:at] and "RunProgress" in kinds[at:]
