@@ -300,6 +300,7 @@ class Pipeline:
                     plan.again(step)  # the model is working: the attempt goes on
                     continue
                 error = rounds.error
+                record.outcome, record.validation_failure = error.kind, True
             meta.attempts += 1
             assert error is not None
             last_error = error

@@ -23,6 +23,7 @@ from bff.tokens import estimate_prompt_tokens
 from bff.tools import Tool, run_tools
 from tests.api.helpers import mutate, subscription
 from tests.conftest import BffFactory
+from tests.observe.helpers import Scrape
 
 QUESTION = "What currency do they pay with in Japan?"
 JAPAN = {"name": "lookup_country", "arguments": '{"name": "Japan"}'}
@@ -102,12 +103,17 @@ def test_invalid_arguments_go_back_to_the_model_and_count_as_an_attempt(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
     sim.simulator.add({"tool_calls": [{"name": "lookup_country", "arguments": '{"name": ""}'}]})
-    payload = _brief(bff().url)
+    url = bff().url
+    payload = _brief(url)
     assert payload["__typename"] == "CountryBriefResult", payload
     meta = payload["meta"]
     assert meta["attempts"] == 2 and [e["kind"] for e in meta["errors"]] == ["tool_error"]
     (error,) = _tool_messages(sim.simulator.requests[1].body)
     assert error.startswith("Error: invalid arguments for lookup_country: name:")
+    metrics = Scrape(url)
+    task = {"task": "briefCountry", "route": "sim/gpt-4o"}
+    assert metrics.value("bff_retries_total", reason="tool_error", **task) == 1
+    assert metrics.value("bff_validation_failures_total", kind="tool_error", **task) == 1
 
 
 def test_an_unknown_tool_is_never_run_and_the_model_is_told(
