@@ -155,13 +155,12 @@ class StructuredCall:
         except (OutputError, ProviderError, DeadlineExceededError) as exc:
             error = exc
         text = parser.text
-        prompt = estimate_prompt_tokens(self._request)
         self.result = CallResult(
             output,
             error,
             text,
             call_id,
-            usage.prompt_tokens if usage else prompt,
+            usage.prompt_tokens if usage else estimate_prompt_tokens(self._request),
             usage.completion_tokens if usage else estimate_tokens(text or refusal),
             calls,
             first_token_s,
