@@ -33,6 +33,7 @@ def create_app(upstream: str) -> Starlette:
             model="gpt-4o-mini",
             messages=messages,
             stream=True,
+            stream_options={"include_usage": True},  # the same frames the BFF asks for
         )
         async for chunk in stream:
             text = chunk.choices[0].delta.content if chunk.choices else None

@@ -128,10 +128,10 @@ def main() -> None:
         sim_argv = [*python, "bff.cli", "simulate", "--port", str(sim_port)]
         bff_argv = [*python, "bff.cli", "serve", "--port", str(bff_port), "--config", str(config)]
         bare_argv = [*python, "benchmarks.bare_relay", "--port", str(bare_port)]
+        bare_argv += ["--upstream", upstream]
         servers.enter_context(_process(sim_argv, f"{upstream}/models", env))
         bff_env = {**env, "BFF_LOG_LEVEL": "warning"}
         servers.enter_context(_process(bff_argv, f"http://127.0.0.1:{bff_port}/healthz", bff_env))
-        bare_argv += ["--upstream", upstream]
         servers.enter_context(_process(bare_argv, f"http://127.0.0.1:{bare_port}/healthz", env))
         paths: dict[str, tuple[Reader, str]] = {
             "direct": (_direct, f"{upstream}/chat/completions"),
