@@ -3,6 +3,7 @@
     BFFError
     ├── ConfigError                  a setting is missing or malformed
     ├── InputRejectedError           an input over a limit, or not valid text
+    ├── UnauthenticatedError         missing, malformed, expired or unknown credentials
     ├── DeadlineExceededError        the request's overall deadline passed
     ├── CircuitOpenError             every route's circuit breaker is open
     ├── OutputError                  the model's output cannot become a valid result
@@ -48,6 +49,13 @@ class InputRejectedError(BFFError):
     """The input is over one of the task's limits, or is not valid text."""
 
     kind: ClassVar[str] = "input_rejected"
+
+
+class UnauthenticatedError(BFFError):
+    """The caller's credentials are missing, malformed, expired or unknown; the message
+    says which, without echoing the credential."""
+
+    kind: ClassVar[str] = "unauthenticated"
 
 
 class DeadlineExceededError(BFFError):
