@@ -15,7 +15,6 @@ is the UTC calendar day.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,13 +40,6 @@ class Price(BaseModel):
 
 
 FREE = Price(input_per_mtok=0, output_per_mtok=0)
-
-
-def client_id(api_key: str | None) -> str:
-    """The budget key for a caller: a digest of its API key (never the key), or anonymous."""
-    if not api_key:
-        return ANONYMOUS
-    return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 @dataclass(slots=True)
@@ -77,17 +69,20 @@ def _utc_today() -> dt.date:
 
 
 class DailyLedger:
-    """Each client's tokens and cost today, against the daily limits (None: no limit)."""
+    """Each client's tokens and cost today, against the daily limits (None: no limit);
+    ``overrides`` holds some clients' own (tokens, cost) limits."""
 
     def __init__(
         self,
         *,
         tokens: int | None = None,
         cost_usd: float | None = None,
+        overrides: Mapping[str, tuple[int | None, float | None]] | None = None,
         today: Callable[[], dt.date] = _utc_today,
     ) -> None:
         self._tokens_limit = tokens
         self._cost_limit = cost_usd
+        self._overrides = dict(overrides or {})
         self._today = today
         self._day = _Day(today())
 
@@ -96,9 +91,10 @@ class DailyLedger:
         today = self._today()
         if today != self._day.date:
             self._day = _Day(today)
-        tokens = self._day.tokens.setdefault(client, Allowance(self._tokens_limit))
-        cost = self._day.cost.setdefault(client, Allowance(self._cost_limit))
-        return tokens, cost
+        if client not in self._day.tokens:
+            tokens, cost = self._overrides.get(client, (self._tokens_limit, self._cost_limit))
+            self._day.tokens[client], self._day.cost[client] = Allowance(tokens), Allowance(cost)
+        return self._day.tokens[client], self._day.cost[client]
 
 
 @dataclass(slots=True)

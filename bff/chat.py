@@ -10,6 +10,7 @@ restored into the streamed reply).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bff.budget import ANONYMOUS, Reservation, Spend
 from bff.config import Settings
+from bff.disclosure import public_message
 from bff.exceptions import BFFError, BudgetExceededError, DeadlineExceededError, ProviderError
 from bff.observe.logs import run_id as current_run
 from bff.observe.tracing import Span, start_span
@@ -31,12 +33,18 @@ from bff.resilience.timeouts import within
 from bff.routes import parse_route
 from bff.run import NO_OBSERVER, CallRecord, ErrorCode, Fallback, RunMeta, RunObserver
 from bff.sanitize import Redactor
-from bff.tokens import estimate_prompt_tokens, estimate_tokens
+from bff.tokens import estimate_prompt_tokens
 
 CHAT = "chat"
 """The task label of chat runs in metrics and logs."""
 MAX_MESSAGES = 100
 MAX_MESSAGE_CHARS = 32_000
+MIN_REPLY_TOKENS = 64
+"""A client whose budget covers fewer reply tokens than this is refused outright."""
+CHARS_PER_TOKEN_CEILING = 8
+"""Text has fewer characters per token than this (about four in English), so the
+characters over it are a floor for the tokens an upstream sent."""
+logger = logging.getLogger("bff.chat")
 
 
 class ChatMessageIn(BaseModel):
@@ -137,26 +145,30 @@ class ChatRunner:
         meta.redactions = dict(redactor.counts)
         plan = self._plans([str(route) for route in self._settings.routes])
         spend = self._spends(client)
-        max_tokens = min(self._settings.chat_max_tokens, self._settings.max_tokens_cap)
+        wanted = min(self._settings.chat_max_tokens, self._settings.max_tokens_cap)
         last_error: BFFError | None = None
         while (step := plan.next()) is not None:
             route = parse_route(step.route)
-            request = ChatRequest(route.model, messages, max_tokens=max_tokens)
+            request = ChatRequest(
+                route.model, self._prompted(step.route, messages), max_tokens=wanted
+            )
             prompt = estimate_prompt_tokens(request)
+            # A client short of budget gets what is left, if that is a reply's worth.
+            affordable = int(spend.affordable_max_tokens(step.route, prompt))
+            limit = min(wanted, affordable) if affordable >= MIN_REPLY_TOKENS else wanted
+            request = replace(request, max_tokens=limit)
             try:
-                reservation = spend.reserve(step.route, prompt, max_tokens)
+                reservation = spend.reserve(step.route, prompt, limit)
             except BudgetExceededError as exc:
                 plan.released(step)
                 meta.budget_refused = exc.budget
-                yield ChatFailed(ErrorCode.BUDGET_EXCEEDED, str(exc))
+                yield ChatFailed(ErrorCode.BUDGET_EXCEEDED, public_message(exc))
                 return
             meta.model, meta.attempts = step.route, plan.number
             record = CallRecord(step.route, "ok")
             meta.calls.append(record)
+            relay = _Relay(limit, budget_bound=limit < wanted)
             call_started = self._clock()
-            sent = ""
-            finish = "stop"
-            usage: Usage | None = None
             call_span = start_span("bff.call", span, route=step.route, attempt=plan.number)
             try:
                 events = within(
@@ -167,22 +179,23 @@ class ChatRunner:
                 async with aclosing(events) as stream:
                     async for event in stream:
                         if isinstance(event, TextDelta | RefusalDelta):
-                            if not sent:
+                            if not relay.sent:
                                 record.first_token_s = self._clock() - call_started
-                            sent += event.text
+                            if not relay.forward(event.text):
+                                break  # past the limit: closing the stream closes the upstream
                             yield Token(event.text)
                         elif isinstance(event, Finish):
-                            finish = event.reason
+                            relay.finish = event.reason
                         elif isinstance(event, Usage):
-                            usage = event
+                            relay.usage = event
             except (ProviderError, DeadlineExceededError) as exc:
                 record.outcome = exc.kind
-                _settle(record, reservation, prompt, estimate_tokens(sent), meta)
+                _settle(record, reservation, prompt, relay.tokens, meta)
                 delay = plan.failed(step, exc)
-                if sent:
-                    yield ChatFailed(
-                        error_code(exc), f"the stream broke after {len(sent)} characters: {exc}"
-                    )
+                _log_failure(step.route, exc, delay, redactor)
+                if relay.sent:
+                    message = f"the stream broke after {len(relay.sent)} characters: "
+                    yield ChatFailed(error_code(exc), message + public_message(exc))
                     return
                 last_error = exc
                 if delay is not None:
@@ -192,26 +205,33 @@ class ChatRunner:
             except BaseException:
                 plan.released(step)
                 record.outcome = "cancelled"
-                _settle(record, reservation, prompt, estimate_tokens(sent), meta)
+                _settle(record, reservation, prompt, relay.tokens, meta)
                 raise
             finally:
                 call_span.set_attribute("outcome", record.outcome)
                 call_span.end()
             plan.succeeded(step)
+            usage = relay.usage
             _settle(
                 record,
                 reservation,
                 usage.prompt_tokens if usage else prompt,
-                usage.completion_tokens if usage else estimate_tokens(sent),
+                usage.completion_tokens if usage else relay.tokens,
                 meta,
             )
             meta.fallback = Fallback.MODEL if step.index else Fallback.NONE
+            if relay.over and relay.budget_bound:
+                yield ChatFailed(
+                    ErrorCode.BUDGET_EXCEEDED,
+                    f"the reply reached the {limit} tokens the remaining budget covers",
+                )
+                return
             yield ChatDone(
                 run_id=meta.run_id,
                 model=step.route,
                 attempts=plan.number,
                 fallback=meta.fallback,
-                finish_reason=finish,
+                finish_reason=relay.finish,
                 prompt_tokens=meta.prompt_tokens,
                 completion_tokens=meta.completion_tokens,
                 latency_ms=round((self._clock() - started) * 1000, 3),
@@ -220,7 +240,54 @@ class ChatRunner:
             )
             return
         error = final_error(plan, last_error)
-        yield ChatFailed(error_code(error), str(error))
+        yield ChatFailed(error_code(error), public_message(error))
+
+    def _prompted(self, route: str, messages: tuple[Message, ...]) -> tuple[Message, ...]:
+        """``messages`` after the server's own system prompt for ``route``, if any."""
+        system = self._settings.chat_system_prompts.get(route, self._settings.chat_system_prompt)
+        return (Message("system", system), *messages) if system else messages
+
+
+class _Relay:
+    """What one call has forwarded, held to ``limit`` tokens. Tokens are counted as the
+    larger of the text deltas (providers stream about one token each) and a floor from
+    the characters, so an upstream that ignores ``max_tokens`` is cut near it, whatever
+    its chunk sizes, and one that honours it never is."""
+
+    def __init__(self, limit: int, *, budget_bound: bool) -> None:
+        self.limit = limit
+        self.budget_bound = budget_bound
+        """The limit is the budget's, not the configured ``max_tokens``."""
+        self.sent = ""
+        self.deltas = 0
+        self.finish = "stop"
+        self.usage: Usage | None = None
+        self.over = False
+
+    @property
+    def tokens(self) -> int:
+        return max(self.deltas, -(-len(self.sent) // CHARS_PER_TOKEN_CEILING))
+
+    def forward(self, text: str) -> bool:
+        """Count ``text`` in; False when it would go past the limit (it is not sent)."""
+        deltas, chars = self.deltas + 1, len(self.sent) + len(text)
+        if max(deltas, -(-chars // CHARS_PER_TOKEN_CEILING)) > self.limit:
+            self.over, self.finish = True, "length"
+            return False
+        self.deltas, self.sent = deltas, self.sent + text
+        return True
+
+
+def _log_failure(route: str, error: BFFError, delay: float | None, redactor: Redactor) -> None:
+    fields = {
+        "event": "attempt_failed",
+        "task": CHAT,
+        "route": route,
+        "kind": error.kind,
+        "retry_in_s": None if delay is None else round(delay, 3),
+        "detail": redactor.redact(str(error)),
+    }
+    logger.info("attempt failed", extra={"fields": fields})
 
 
 def _settle(

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 import uvicorn
 
-from bff.api.drain import Drain
 from bff.config import load_settings
 from bff.exceptions import ConfigError
 
@@ -56,41 +53,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from bff.app import create_app
     from bff.observe.logs import configure_logging
+    from bff.server import DrainingServer, server_config
     from bff.tasks import load_tasks
 
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config).for_host(args.host)
         tasks = load_tasks(args.tasks) if args.tasks else None
     except ConfigError as exc:
         print(f"bff: invalid setting {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     app = create_app(settings, tasks)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,  # JSON lines through the root logger (bff.observe.logs)
-        access_log=False,  # the app logs its own access lines, without query strings
-        log_level=settings.log_level,
-        ws="websockets-sansio",
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),
-        timeout_keep_alive=math.ceil(settings.keep_alive_s),
-    )
-    _DrainingServer(config, app.state.drain).run()
+    config = server_config(app.state.asgi, settings, args.host, args.port)
+    try:
+        sockets = [config.bind_socket()]
+        if settings.admin_port is not None:
+            host, port = settings.admin_host, settings.admin_port
+            sockets.append(server_config(app.state.asgi, settings, host, port).bind_socket())
+    except SystemExit:  # uvicorn has logged why it could not listen
+        return 1
+    DrainingServer(config, app.state.drain).run(sockets=sockets)
     return 0
-
-
-class _DrainingServer(uvicorn.Server):
-    """Tells the app when shutdown begins, so requests in flight can be drained."""
-
-    def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
-        super().__init__(config)
-        self._drain = drain
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self._drain.begin()
-        super().handle_exit(sig, frame)
 
 
 def _export_schema(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ variable), the optional TOML config file, then defaults.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -34,6 +35,7 @@ from pydantic_settings import (
 )
 
 from bff.budget import Price
+from bff.clients import ClientSettings, api_key_digest, parse_rate_limit
 from bff.exceptions import ConfigError
 from bff.observe.drift import DriftPolicy
 from bff.providers.demo import DEMO_FAULTS, DemoFault
@@ -41,6 +43,7 @@ from bff.resilience.backoff import RetryPolicy
 from bff.routes import Route, parse_route
 
 BUILTIN_PROVIDERS = ("demo", "openai")
+MIN_JWT_SECRET_BYTES = 32
 DEFAULT_MODEL = "demo/heuristic"
 
 
@@ -114,8 +117,38 @@ class Settings(BaseSettings):
     drift_min_samples: int = Field(default=20, ge=1)
     drift_threshold: float = Field(default=0.2, gt=0, le=1)
     drift_expected_rate: float | None = Field(default=None, ge=0, le=1)
+    # Facing the internet: identity, per-client limits, GraphQL cost, edge hygiene.
+    env: Literal["development", "production"] | None = None
+    allow_anonymous: bool = False
+    api_keys: Annotated[list[SecretStr], NoDecode] = []
+    clients: dict[str, ClientSettings] = {}
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    rate_limit: str | None = "60/minute"
+    max_concurrent_runs: int = Field(default=8, ge=1)
+    max_subscriptions: int = Field(default=8, ge=1)
+    max_tasks_per_operation: int = Field(default=1, ge=1, le=50)
+    max_aliases: int = Field(default=15, ge=0)
+    max_depth: int = Field(default=20, ge=1)
+    max_document_tokens: int = Field(default=500, ge=10)
+    max_response_bytes: int = Field(default=1_048_576, ge=1024)
+    trusted_documents: Literal["off", "only"] = "off"
+    cors_origins: Annotated[list[str], NoDecode] = []
+    chat_system_prompt: str | None = Field(default=None, max_length=32_000)
+    chat_system_prompts: dict[str, Annotated[str, Field(max_length=32_000)]] = {}
+    chat_allow_client_system: bool = False
+    metrics_token: SecretStr | None = None
+    admin_port: int | None = Field(default=None, ge=1, le=65535)
+    admin_host: str = "127.0.0.1"
+    max_connections: int = Field(default=1000, ge=1)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
 
-    _split = field_validator("fallback_models", "demo_fault_kinds", mode="before")(_split_commas)
+    _split = field_validator(
+        "fallback_models", "demo_fault_kinds", "api_keys", "cors_origins", mode="before"
+    )(_split_commas)
 
     @field_validator("model")
     @classmethod
@@ -127,6 +160,49 @@ class Settings(BaseSettings):
     @classmethod
     def _fallback_syntax(cls, value: list[str]) -> list[str]:
         return [str(parse_route(item)) for item in value]
+
+    @field_validator("api_keys")
+    @classmethod
+    def _key_syntax(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for key in value:
+            api_key_digest(key.get_secret_value())
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ConfigError(
+                "BFF_JWT_SECRET", f"an HS256 secret needs at least {MIN_JWT_SECRET_BYTES} bytes"
+            )
+        return value
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
+            raise ConfigError("BFF_JWT_JWKS_URL", f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_syntax(cls, value: str | None) -> str | None:
+        return None if parse_rate_limit(value) is None else value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origin_syntax(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ConfigError(
+                    "BFF_CORS_ORIGINS", f"{origin!r} is not an origin (scheme://host[:port])"
+                )
+        return value
+
+    @field_validator("chat_system_prompts")
+    @classmethod
+    def _prompt_routes(cls, value: dict[str, str]) -> dict[str, str]:
+        return {str(parse_route(route)): prompt for route, prompt in value.items()}
 
     @field_validator("prices")
     @classmethod
@@ -160,6 +236,36 @@ class Settings(BaseSettings):
                         f"(known: {', '.join(known)})",
                     )
         return self
+
+    @model_validator(mode="after")
+    def _one_jwt_key_source(self) -> Settings:
+        if self.jwt_secret is not None and self.jwt_jwks_url is not None:
+            raise ConfigError("BFF_JWT_SECRET", "set BFF_JWT_SECRET or BFF_JWT_JWKS_URL, not both")
+        return self
+
+    @property
+    def authentication_configured(self) -> bool:
+        """Whether any credential (API key, client entry, JWT) is configured."""
+        return bool(
+            self.api_keys or self.clients or self.jwt_secret is not None or self.jwt_jwks_url
+        )
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def for_host(self, host: str) -> Settings:
+        """These settings for a server bound to ``host``: without ``BFF_ENV``, a loopback
+        address means development and any other production. Production refuses to run
+        without credentials unless anonymous callers are allowed on purpose."""
+        env = self.env or ("development" if _is_loopback(host) else "production")
+        if env == "production" and not (self.authentication_configured or self.allow_anonymous):
+            raise ConfigError(
+                "BFF_ENV",
+                "production needs credentials: set BFF_API_KEYS, [clients.NAME] entries, "
+                "BFF_JWT_SECRET or BFF_JWT_JWKS_URL (or BFF_ALLOW_ANONYMOUS=true on purpose)",
+            )
+        return self.model_copy(update={"env": env})
 
     @property
     def drift_policy(self) -> DriftPolicy:
@@ -205,6 +311,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         file_values = getattr(init_settings, "init_kwargs", {}).pop("_file_values", {})
         return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -4,6 +4,7 @@
     ├── ConfigError                  a setting is missing or malformed
     ├── InputRejectedError           an input over a limit, or not valid text
     ├── UnauthenticatedError         missing, malformed, expired or unknown credentials
+    ├── ClientLimitError             a client is over its request rate or concurrency limit
     ├── DeadlineExceededError        the request's overall deadline passed
     ├── CircuitOpenError             every route's circuit breaker is open
     ├── OutputError                  the model's output cannot become a valid result
@@ -56,6 +57,18 @@ class UnauthenticatedError(BFFError):
     says which, without echoing the credential."""
 
     kind: ClassVar[str] = "unauthenticated"
+
+
+class ClientLimitError(BFFError):
+    """A client is over one of its own limits; ``limit`` names it (rate, runs or
+    subscriptions) and ``retry_after`` says when trying again may succeed (seconds)."""
+
+    kind: ClassVar[str] = "client_limit"
+
+    def __init__(self, message: str, *, limit: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = retry_after
 
 
 class DeadlineExceededError(BFFError):

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from bff.budget import ANONYMOUS, DailyLedger, Spend
 from bff.config import Settings
+from bff.disclosure import public_message
 from bff.exceptions import (
     BFFError,
     BudgetExceededError,
@@ -182,9 +183,9 @@ class Pipeline:
         routes = self.routes(task)
         plan = self.plan(routes)
 
-        def ended(code: ErrorCode, error: BaseException) -> Failed:
+        def ended(code: ErrorCode, error: BFFError) -> Failed:
             meta.latency_ms = (self._clock() - started) * 1000
-            return Failed(code, str(error), meta)
+            return Failed(code, public_message(error), meta)
 
         yield Started(meta.run_id, task.name, routes[0])
         stage = start_span("bff.sanitize", span)
@@ -304,7 +305,8 @@ class Pipeline:
             meta.attempts += 1
             assert error is not None
             last_error = error
-            meta.errors.append(AttemptRecord(meta.attempts, step.route, error.kind, str(error)))
+            detail = public_message(error)
+            meta.errors.append(AttemptRecord(meta.attempts, step.route, error.kind, detail))
             delay = plan.failed(step, error)
             fields = {
                 "event": "attempt_failed",
@@ -313,13 +315,14 @@ class Pipeline:
                 "attempt": meta.attempts,
                 "kind": error.kind,
                 "retry_in_s": None if delay is None else round(delay, 3),
+                "detail": redactor.redact(str(error)),
             }
             logger.info("attempt failed", extra={"fields": fields})
             if isinstance(error, TruncatedOutputError):
                 wanted_max_tokens = min(wanted_max_tokens * 2, cap)
             if delay is not None:
                 record.retried = True
-                yield Retrying(meta.attempts + 1, step.route, error.kind, str(error), delay)
+                yield Retrying(meta.attempts + 1, step.route, error.kind, detail, delay)
                 if isinstance(error, OutputError) and not isinstance(error, ToolCallError):
                     messages = reask(conversation, task, result.text, error, result.tool_call_id)
                 await self._sleep(delay)
@@ -330,7 +333,7 @@ class Pipeline:
             meta.model, meta.fallback = SAFE_RESPONSE_ROUTE, Fallback.SAFE_RESPONSE
             yield Completed(task.safe_response(data if task.restore_pii else redacted), meta)
             return
-        yield Failed(error_code(final), str(final), meta)
+        yield Failed(error_code(final), public_message(final), meta)
 
 
 def _record(route: str, request: ChatRequest, result: CallResult) -> CallRecord:

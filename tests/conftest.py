@@ -51,7 +51,8 @@ def bff(sim: SimulatorServer) -> Iterator[BffFactory]:
                 "retry_base_s": 0.01,
             }
             options.update(overrides)
-            app = create_app(Settings(**options), tasks)
-            return stack.enter_context(ServerThread(app))
+            settings = Settings(**options)
+            app = create_app(settings, tasks)
+            return stack.enter_context(ServerThread(app.state.asgi, settings=settings))
 
         yield start

@@ -11,10 +11,11 @@ finish within the drain window ends with an ``error`` event (CANCELLED).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractContextManager, aclosing, nullcontext
-from dataclasses import asdict
+from contextlib import AbstractContextManager, ExitStack, aclosing, nullcontext
+from dataclasses import asdict, dataclass, field
 
 import anyio
 from pydantic import ValidationError
@@ -22,9 +23,13 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bff.api.identity import request_client
+from bff.api.limits import is_json
 from bff.chat import ChatBody, ChatDone, ChatFailed, ChatRunner, Token
+from bff.clients import Principal
+from bff.disclosure import client_message
+from bff.exceptions import ClientLimitError
 from bff.providers._types import Message
+from bff.ratelimit import ClientGate
 from bff.run import ErrorCode
 from bff.sanitize import clean_text
 from bff.streaming.parser import format_errors
@@ -39,13 +44,14 @@ async def _events(
     runner: ChatRunner,
     messages: tuple[Message, ...],
     client: str,
-    open_stream: AbstractContextManager[None],
+    held: AbstractContextManager[object],
     shutdown: anyio.Event | None = None,
     drain_s: float = 0.0,
+    detailed: bool = True,
 ) -> AsyncIterator[bytes]:
     number = 0
     cut_off: float | None = None
-    with open_stream:
+    with held:
         async with aclosing(runner.stream(messages, client=client)) as stream:
             async for event in stream:
                 number += 1
@@ -66,9 +72,8 @@ async def _events(
                     done["fallback"] = event.fallback.value
                     yield _event("done", number, _camel(done))
                 elif isinstance(event, ChatFailed):
-                    yield _event(
-                        "error", number, {"code": event.code.value, "message": event.message}
-                    )
+                    message = client_message(event.code, event.message, detailed=detailed)
+                    yield _event("error", number, {"code": event.code.value, "message": message})
 
 
 def _camel(data: dict[str, object]) -> dict[str, object]:
@@ -79,33 +84,60 @@ def _camel(data: dict[str, object]) -> dict[str, object]:
     return {camel(key): value for key, value in data.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class ChatPolicy:
+    """What the chat route allows and how it answers."""
+
+    ping_s: float
+    drain_s: float
+    gate: ClientGate = field(default_factory=ClientGate)
+    allow_client_system: bool = False
+    """Whether a client's own ``system`` messages are passed on (the server's system
+    prompt comes first either way)."""
+    detailed: bool = True
+
+
 def chat_endpoint(
     runner: ChatRunner,
-    *,
-    ping_s: float,
-    drain_s: float,
+    policy: ChatPolicy,
     streams: Callable[[str], AbstractContextManager[None]] = lambda _: nullcontext(),
 ) -> Callable[[Request], Awaitable[Response]]:
     """The route; on shutdown, open streams get ``drain_s`` to finish, then an ``error``
     event with code CANCELLED."""
 
     async def chat_stream(request: Request) -> Response:
+        if not is_json(request):
+            return _refused(415, ErrorCode.INPUT_REJECTED, "send the body as application/json")
         try:
             # Pydantic's JSON parser already refuses text that is not valid Unicode.
             body = ChatBody.model_validate_json(await request.body())
         except ValidationError as exc:
-            message = "; ".join(format_errors(exc))
-            error = {"code": ErrorCode.INPUT_REJECTED.value, "message": message}
-            return JSONResponse({"error": error}, status_code=400)
+            return _refused(400, ErrorCode.INPUT_REJECTED, "; ".join(format_errors(exc)))
+        if not policy.allow_client_system and any(m.role == "system" for m in body.messages):
+            message = "system messages are the server's: send user and assistant turns only"
+            return _refused(400, ErrorCode.INPUT_REJECTED, message)
         messages = tuple(Message(m.role, clean_text(m.content)) for m in body.messages)
+        principal: Principal = request.state.principal
+        held = ExitStack()
+        try:
+            held.enter_context(policy.gate.run(principal))
+        except ClientLimitError as exc:
+            response = _refused(429, ErrorCode.RATE_LIMITED, str(exc))
+            response.headers["retry-after"] = str(math.ceil(exc.retry_after))
+            return response
+        held.enter_context(streams("sse"))
         shutdown = anyio.Event()
-        client = request_client(request.headers)
+        drain_s = policy.drain_s
         return EventSourceResponse(
-            _events(runner, messages, client, streams("sse"), shutdown, drain_s),
-            ping=ping_s,
+            _events(runner, messages, principal.client, held, shutdown, drain_s, policy.detailed),
+            ping=policy.ping_s,
             headers={"Cache-Control": "no-cache, no-transform"},
             shutdown_event=shutdown,
             shutdown_grace_period=drain_s + 0.5,
         )
 
     return chat_stream
+
+
+def _refused(status: int, code: ErrorCode, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code.value, "message": message}}, status_code=status)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bff.api.limits import is_json
 from bff.providers.demo import DEMO_FAULTS, DemoFault, DemoProvider, FaultProfile
 from bff.routes import parse_route
 from bff.run import ErrorCode
@@ -48,6 +49,9 @@ def demo_faults_endpoint(
     async def demo_faults(request: Request) -> Response:
         if request.method == "GET":
             return JSONResponse(state())
+        if not is_json(request):
+            error = {"code": ErrorCode.INPUT_REJECTED.value, "message": "send application/json"}
+            return JSONResponse({"error": error}, status_code=415)
         try:
             switch = FaultSwitch.model_validate_json(await request.body())
         except ValidationError as exc:

@@ -9,7 +9,7 @@ a rendering bug could not run text from a model.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from starlette.requests import Request
@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from bff.api.operations import load_operations
+from bff.api.operations import Operation, load_operations
+from bff.api.trusted import document_id
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _SOURCES = {"frontend": "frontend-demo", "operations": "graphql/operations"}
@@ -36,29 +37,36 @@ def asset_dir(name: str) -> Path | None:
 
 
 class Frontend(StaticFiles):
-    """The page's files, with headers that keep model text inert."""
+    """The page's files, under a policy that keeps model text inert (the other security
+    headers come from ``bff.api.headers``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def secured(message: dict[str, object]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                headers += [
-                    (b"content-security-policy", CSP.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                ]
-                message["headers"] = headers
+                message["headers"] = [*headers, (b"content-security-policy", CSP.encode())]
             await send(message)
 
         await super().__call__(scope, receive, secured)  # type: ignore[arg-type]
 
 
-def operations_endpoint() -> Callable[[Request], Awaitable[Response]]:
-    """The operations as JSON (by name: kind, root field, document), read once."""
+def packaged_operations() -> dict[str, Operation]:
+    """The operations the page sends (and the trusted documents), by name."""
     directory = asset_dir("operations")
-    loaded = load_operations(directory) if directory is not None else {}
+    return load_operations(directory) if directory is not None else {}
+
+
+def operations_endpoint(
+    loaded: Mapping[str, Operation],
+) -> Callable[[Request], Awaitable[Response]]:
+    """The operations as JSON (by name: kind, root field, document and its id)."""
     body = {
-        name: {"kind": op.kind, "field": op.field, "document": op.document}
+        name: {
+            "kind": op.kind,
+            "field": op.field,
+            "document": op.document,
+            "id": document_id(op.document),
+        }
         for name, op in loaded.items()
     }
 

@@ -12,22 +12,30 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
+from contextlib import ExitStack, aclosing
+from dataclasses import dataclass
 from typing import Annotated, Any, Union, cast
 
 import strawberry
 from pydantic import BaseModel, ValidationError
+from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from bff import __version__, run
 from bff.api import types as gql
+from bff.api.cost import OperationCost, OperationLimits
+from bff.api.drain import Drain
 from bff.api.generate import TypeFactory, input_to_python
-from bff.api.identity import request_client
 from bff.budget import ANONYMOUS
+from bff.clients import ClientLimits, Principal
 from bff.config import Settings
+from bff.disclosure import client_message
+from bff.exceptions import ClientLimitError
 from bff.observe.hub import Observability
 from bff.pipeline import Pipeline
+from bff.ratelimit import ClientGate
 from bff.streaming.parser import format_errors
 from bff.tasks import Task, TaskRegistry
 from graphql import GraphQLError
@@ -81,11 +89,21 @@ class _TaskTypes:
         ]
         self.arguments = factory.arguments(task.input_model)
 
-    def outcome(self, outcome: run.RunOutcome) -> Any:
+    def outcome(self, outcome: run.RunOutcome, *, detailed: bool) -> Any:
+        meta = gql.RunMeta.of(outcome.meta, detailed=detailed)
         if isinstance(outcome, run.Completed):
-            return self.result(**{self.field: outcome.output, "meta": gql.RunMeta.of(outcome.meta)})
+            return self.result(**{self.field: outcome.output, "meta": meta})
+        message = client_message(outcome.code, outcome.message, detailed=detailed)
+        return gql.TaskError(code=outcome.code, message=message, meta=meta)
+
+    def limited(self, error: ClientLimitError) -> gql.TaskError:
+        """The payload of a run a client's own limit refused before it started."""
+        meta = run.RunMeta(run_id=uuid.uuid4().hex, task=self.task.name)
         return gql.TaskError(
-            code=outcome.code, message=outcome.message, meta=gql.RunMeta.of(outcome.meta)
+            code=run.ErrorCode.RATE_LIMITED,
+            message=str(error),
+            meta=gql.RunMeta.of(meta),
+            retry_after_s=error.retry_after,
         )
 
     def parse_input(self, kwargs: dict[str, Any]) -> BaseModel | gql.TaskError:
@@ -110,40 +128,60 @@ def _with_signature(func: Callable[..., Any], params: list[inspect.Parameter], r
 _INFO = inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=strawberry.Info)
 
 
-def _client(info: strawberry.Info) -> str:
-    """The caller's budget key, from the headers of the HTTP request or WebSocket upgrade
-    (anonymous when the schema runs without one, in-process)."""
-    request = (info.context or {}).get("request")
-    return request_client(request.headers) if request is not None else ANONYMOUS
+_IN_PROCESS = Principal(ANONYMOUS, ANONYMOUS, ClientLimits(None, 1_000_000, 1_000_000), False)
+"""The caller of a schema run in-process, without the HTTP edge."""
 
 
-def _mutation(types: _TaskTypes, pipeline: Pipeline) -> Any:
+def _principal(info: strawberry.Info) -> Principal:
+    """The caller, as the edge authenticated it (HTTP request or WebSocket)."""
+    principal: Principal | None = (info.context or {}).get("principal")
+    return principal or _IN_PROCESS
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    gate: ClientGate
+    drain: Drain | None
+    detailed: bool
+
+
+def _mutation(types: _TaskTypes, pipeline: Pipeline, edge: _Edge) -> Any:
     async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
         data = types.parse_input(kwargs)
         if isinstance(data, gql.TaskError):
             return data
-        return types.outcome(await pipeline.execute(types.task, data, client=_client(info)))
+        principal = _principal(info)
+        try:
+            with edge.gate.run(principal):
+                outcome = await pipeline.execute(types.task, data, client=principal.client)
+        except ClientLimitError as exc:
+            return types.limited(exc)
+        return types.outcome(outcome, detailed=edge.detailed)
 
     resolver = _with_signature(resolve, [*types.arguments, _INFO], types.payload)
     return strawberry.mutation(resolver=resolver, description=types.task.description)
 
 
-def _subscription(types: _TaskTypes, pipeline: Pipeline, observability: Observability) -> Any:
+def _subscription(
+    types: _TaskTypes, pipeline: Pipeline, observability: Observability, edge: _Edge
+) -> Any:
     async def subscribe(info: strawberry.Info, **kwargs: Any) -> AsyncGenerator[Any, None]:
         data = types.parse_input(kwargs)
         if isinstance(data, gql.TaskError):
             yield data
             return
-        # Closing the subscription closes this generator, which closes the run and
-        # with it the upstream request.
-        run_events = pipeline.run(types.task, data, client=_client(info))
-        with observability.stream("subscription"):
-            async with aclosing(run_events) as events:
-                async for event in events:
-                    if isinstance(event, run.Completed | run.Failed):
-                        yield types.outcome(event)
-                        return
-                    yield gql.progress_event(event)
+        principal = _principal(info)
+        try:
+            with ExitStack() as held:
+                held.enter_context(edge.gate.subscription(principal))
+                held.enter_context(edge.gate.run(principal))
+                held.enter_context(observability.stream("subscription"))
+                if edge.drain is not None:
+                    held.enter_context(edge.drain.hold())
+                async for payload in _payloads(types, pipeline, data, principal, edge):
+                    yield payload
+        except ClientLimitError as exc:
+            yield types.limited(exc)
 
     returns = AsyncGenerator[types.event, None]  # type: ignore[name-defined]
     resolver = _with_signature(subscribe, [*types.arguments, _INFO], returns)
@@ -151,6 +189,31 @@ def _subscription(types: _TaskTypes, pipeline: Pipeline, observability: Observab
         resolver=resolver,
         description=f"{types.task.description} Sends progress, then the result, last.",
     )
+
+
+async def _payloads(
+    types: _TaskTypes, pipeline: Pipeline, data: BaseModel, principal: Principal, edge: _Edge
+) -> AsyncGenerator[Any, None]:
+    """A run's events as GraphQL payloads. Closing it closes the run and with it the
+    upstream request; a run the drain window cuts short ends with a CANCELLED payload."""
+    run_events = pipeline.run(types.task, data, client=principal.client)
+    async with aclosing(run_events) as events:
+        while True:
+            try:
+                if edge.drain is None:
+                    event = await anext(events)
+                else:
+                    async with edge.drain.limit():
+                        event = await anext(events)
+            except TimeoutError:
+                meta = run.RunMeta(run_id=uuid.uuid4().hex, task=types.task.name)
+                cancelled = run.Failed(run.ErrorCode.CANCELLED, "the server is shutting down", meta)
+                yield types.outcome(cancelled, detailed=edge.detailed)
+                return
+            if isinstance(event, run.Completed | run.Failed):
+                yield types.outcome(event, detailed=edge.detailed)
+                return
+            yield gql.progress_event(event, detailed=edge.detailed)
 
 
 class _Schema(strawberry.Schema):
@@ -170,8 +233,14 @@ def build_schema(
     pipeline: Pipeline,
     settings: Settings,
     observability: Observability | None = None,
+    *,
+    gate: ClientGate | None = None,
+    drain: Drain | None = None,
 ) -> strawberry.Schema:
+    """The schema of ``tasks``. In production it answers no introspection, suggests no
+    field names and masks unexpected errors; every operation is held to the cost limits."""
     observability = observability or Observability(pipeline.breakers)
+    edge = _Edge(gate or ClientGate(), drain, detailed=not settings.production)
     factory = TypeFactory()
     results: dict[type, type] = {}
     per_task = [_TaskTypes(task, factory, results) for task in tasks]
@@ -226,13 +295,33 @@ def build_schema(
         )
     )
     mutation = strawberry.type(
-        type("Mutation", (), {t.task.name: _mutation(t, pipeline) for t in per_task})
+        type("Mutation", (), {t.task.name: _mutation(t, pipeline, edge) for t in per_task})
     )
     subscription = strawberry.type(
         type(
             "Subscription",
             (),
-            {t.task.name: _subscription(t, pipeline, observability) for t in per_task},
+            {t.task.name: _subscription(t, pipeline, observability, edge) for t in per_task},
         )
     )
-    return _Schema(query=query, mutation=mutation, subscription=subscription)
+    limits = OperationLimits(
+        max_tasks=settings.max_tasks_per_operation,
+        max_aliases=settings.max_aliases,
+        max_depth=settings.max_depth,
+        max_tokens=settings.max_document_tokens,
+    )
+    task_names = [t.name for t in tasks]
+    extensions: list[Callable[[], SchemaExtension]] = [lambda: OperationCost(limits, task_names)]
+    if settings.production:
+        # Only unexpected exceptions are masked; a client's own errors keep their words.
+        extensions += [
+            DisableIntrospection,
+            lambda: MaskErrors(should_mask_error=lambda e: e.original_error is not None),
+        ]
+    return _Schema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=settings.production),
+    )

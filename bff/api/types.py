@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from bff import run
+from bff.disclosure import attempt_message
 from bff.observe.hub import RouteStatus
 from bff.resilience.breaker import BreakerState
 
@@ -55,7 +56,7 @@ class RunMeta:
     )
 
     @classmethod
-    def of(cls, meta: run.RunMeta) -> RunMeta:
+    def of(cls, meta: run.RunMeta, *, detailed: bool = True) -> RunMeta:
         return cls(
             run_id=strawberry.ID(meta.run_id),
             task=meta.task,
@@ -71,7 +72,12 @@ class RunMeta:
                 RedactionCount(kind=k, count=n) for k, n in sorted(meta.redactions.items())
             ],
             errors=[
-                AttemptError(attempt=e.attempt, model=e.model, kind=e.kind, message=e.message)
+                AttemptError(
+                    attempt=e.attempt,
+                    model=e.model,
+                    kind=e.kind,
+                    message=attempt_message(e.kind, e.message, detailed=detailed),
+                )
                 for e in meta.errors
             ],
         )
@@ -82,6 +88,9 @@ class TaskError:
     code: TaskErrorCode  # type: ignore[valid-type]
     message: str
     meta: RunMeta
+    retry_after_s: float | None = strawberry.field(
+        default=None, description="With RATE_LIMITED: seconds to wait before trying again."
+    )
 
 
 @strawberry.type(description="A run began.")
@@ -125,7 +134,7 @@ class RunToolCalls:
     tools: list[str] = strawberry.field(description="The tools called, in order.")
 
 
-def progress_event(event: run.RunEvent) -> Any:
+def progress_event(event: run.RunEvent, *, detailed: bool = True) -> Any:
     """The GraphQL object for a progress event (not for the final outcome)."""
     if isinstance(event, run.Started):
         return RunStarted(run_id=strawberry.ID(event.run_id), task=event.task, model=event.model)
@@ -138,7 +147,10 @@ def progress_event(event: run.RunEvent) -> Any:
         )
     if isinstance(event, run.Retrying):
         return RunRetrying(
-            attempt=event.attempt, model=event.model, reason=event.reason, message=event.message
+            attempt=event.attempt,
+            model=event.model,
+            reason=event.reason,
+            message=attempt_message(event.reason, event.message, detailed=detailed),
         )
     if isinstance(event, run.CallingTools):
         return RunToolCalls(attempt=event.attempt, model=event.model, tools=list(event.tools))

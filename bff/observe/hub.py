@@ -67,6 +67,11 @@ class Observability:
         }
         logger.info("run finished", extra={"run_id": meta.run_id, "fields": fields})
 
+    def refused(self, reason: str) -> None:
+        """Count a request the edge refused (unauthenticated, over a limit, bad document)."""
+        self.metrics.refusals.labels(reason).inc()
+        logger.info("request refused", extra={"fields": {"event": "refused", "reason": reason}})
+
     @contextmanager
     def stream(self, kind: str) -> Iterator[None]:
         """Count an open SSE stream or subscription while the block runs."""

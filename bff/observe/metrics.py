@@ -83,6 +83,11 @@ class Metrics:
         self.drift_alerts = Counter(
             "bff_drift_alerts", "Drift alerts raised.", ["task", "route"], registry=r
         )
+        self.refusals = Counter(
+            "bff_refusals",
+            "Requests refused at the edge, by reason (unauthenticated, rate, runs, ...).",
+            ["reason"], registry=r,
+        )  # fmt: skip
         self.open_streams = Gauge(
             "bff_open_streams", "Open SSE chat streams and GraphQL subscriptions.",
             ["kind"], registry=r,

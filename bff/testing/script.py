@@ -63,6 +63,9 @@ class Step(BaseModel):
     stall_s: float = Field(default=30.0, ge=0)
     first_token_delay_s: float = Field(default=0.0, ge=0)
     chunk_delay_s: float | None = Field(default=None, ge=0)
+    ignore_max_tokens: bool = Field(
+        default=False, description="Stream the whole answer whatever max_tokens says."
+    )
     repeat: int = Field(default=1, ge=1)
 
 

@@ -10,6 +10,8 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from bff.config import Settings
+from bff.server import server_config
 from bff.testing.simulator import Simulator
 
 
@@ -21,19 +23,26 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ServerThread:
-    """``with ServerThread(app) as server:`` serves ``app`` at ``server.url`` until exit."""
+    """``with ServerThread(app) as server:`` serves ``app`` at ``server.url`` until exit.
+    With ``settings``, uvicorn runs as ``bff serve`` runs it (its limits included)."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=self.port,
-            log_level="warning",
-            lifespan="auto",
-            ws="websockets-sansio",
-        )
+        if settings is not None:
+            quiet = settings.model_copy(update={"log_level": "warning"})
+            config = server_config(app, quiet, host, self.port)
+        else:
+            config = uvicorn.Config(
+                app, host=host, port=self.port, log_level="warning", ws="websockets-sansio"
+            )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

@@ -311,7 +311,7 @@ class _Answer:
         elif step.fault == "refusal":
             kind, text, finish = "refusal", faults.REFUSAL_TEXT, "stop"
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        if isinstance(limit, int) and estimate_tokens(text) > limit:
+        if isinstance(limit, int) and estimate_tokens(text) > limit and not step.ignore_max_tokens:
             text, finish = text[: limit * CHARS_PER_TOKEN], "length"
         return cls(kind, text, finish, [(output.name or "", text)] if kind == "tool" else [])
 

@@ -89,7 +89,9 @@ def test_bad_bodies_get_400(bff: BffFactory, body: Any, fragment: str) -> None:
 
 
 def test_not_json_gets_400(bff: BffFactory) -> None:
-    response = httpx.post(f"{bff().url}/chat/stream", content=b"{oops")
+    response = httpx.post(
+        f"{bff().url}/chat/stream", content=b"{oops", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400 and "Invalid JSON" in response.json()["error"]["message"]
 
 

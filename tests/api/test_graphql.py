@@ -131,16 +131,18 @@ def _error(
     ("steps", "code", "message"),
     [
         ([{"fault": "malformed", "repeat": 3}], "VALIDATION_FAILED", "invalid JSON"),
-        ([{"status": 503, "repeat": 3}], "PROVIDER_UNAVAILABLE", "overloaded"),
-        ([{"status": 401}], "PROVIDER_UNAVAILABLE", "You didn't provide"),
-        ([{"status": 429, "repeat": 3}], "RATE_LIMITED", "Rate limit reached"),
-        ([{"fault": "refusal"}], "REFUSED", "I'm sorry"),
-        ([{"fault": "stall", "stall_s": 3, "repeat": 3}], "TIMEOUT", "stopped sending"),
+        ([{"status": 503, "repeat": 3}], "PROVIDER_UNAVAILABLE", "failed on its side (HTTP 503)"),
+        ([{"status": 401}], "PROVIDER_UNAVAILABLE", "refused the request (HTTP 401)"),
+        ([{"status": 429, "repeat": 3}], "RATE_LIMITED", "rate-limiting requests (HTTP 429)"),
+        ([{"fault": "refusal"}], "REFUSED", "the model declined to answer"),
+        ([{"fault": "stall", "stall_s": 3, "repeat": 3}], "TIMEOUT", "did not answer in time"),
     ],
 )
 def test_every_task_error_code(
     bff: BffFactory, sim: SimulatorServer, steps: list[dict[str, Any]], code: str, message: str
 ) -> None:
+    """Each code, worded by the BFF: the provider's own text (its error body, the model's
+    refusal) never reaches the client."""
     server = bff(NO_SAFETY, read_timeout_s=0.3)
     if steps[0].get("status") == 401:
         steps = [{"status": 401, "error_message": "You didn't provide an API key."}]
@@ -148,6 +150,9 @@ def test_every_task_error_code(
     assert payload["__typename"] == "TaskError"
     assert payload["code"] == code
     assert message in payload["message"]
+    texts = [payload["message"], *(e["message"] for e in payload["meta"]["errors"])]
+    for upstream in ("You didn't provide", "overloaded", "Rate limit reached", "I'm sorry"):
+        assert not any(upstream in text for text in texts), texts
 
 
 def test_input_rejected(bff: BffFactory, sim: SimulatorServer) -> None:

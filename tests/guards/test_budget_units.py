@@ -6,8 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bff.api.identity import request_client
-from bff.budget import ANONYMOUS, DailyLedger, Price, Spend, client_id
+from bff.budget import DailyLedger, Price, Spend
 from bff.exceptions import BudgetExceededError
 
 PRICE = Price(input_per_mtok=2.5, output_per_mtok=10.0)
@@ -66,10 +65,8 @@ def test_affordable_max_tokens_is_what_remains_after_the_prompt() -> None:
     assert spend.affordable_max_tokens("sim/a", 300) == 500
 
 
-def test_identities_keep_only_a_digest_of_the_key() -> None:
-    assert request_client({}) == ANONYMOUS
-    assert request_client({"authorization": "Basic abc"}) == ANONYMOUS
-    bearer = request_client({"authorization": "Bearer sk-secret"})
-    assert bearer == request_client({"x-api-key": "sk-secret"}) == client_id("sk-secret")
-    assert bearer.startswith("key:") and "secret" not in bearer
-    assert bearer != request_client({"x-api-key": "sk-other"})
+def test_a_client_of_its_own_has_its_own_daily_limits() -> None:
+    ledger = DailyLedger(tokens=100, overrides={"client:big": (10_000, None)})
+    Spend(token_budget=5000, ledger=ledger, client="client:big").reserve("sim/a", 1000, 1000)
+    with pytest.raises(BudgetExceededError, match="daily token budget"):
+        Spend(token_budget=5000, ledger=ledger, client="client:small").reserve("sim/a", 60, 60)

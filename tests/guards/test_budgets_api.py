@@ -51,27 +51,60 @@ def test_a_budget_that_runs_out_mid_retry_stops_before_the_next_call(
     assert len(sim.simulator.requests) == 1
 
 
+KEY_A, KEY_B = "key-a-0123456789abcdef", "key-b-0123456789abcdef"
+
+
 def test_a_client_over_its_daily_budget_is_refused_without_a_provider_call(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
-    url = bff(client_daily_tokens=_worst_case() + 50, chat_max_tokens=_worst_case()).url
-    assert _plan(url, "key-a")["__typename"] == "ActionPlanResult"
+    url = bff(
+        client_daily_tokens=_worst_case() + 50,
+        api_keys=[KEY_A, KEY_B],
+        allow_anonymous=True,
+    ).url
+    assert _plan(url, KEY_A)["__typename"] == "ActionPlanResult"
     assert len(sim.simulator.requests) == 1
-    refused = _plan(url, "key-a")
+    refused = _plan(url, KEY_A)
     assert refused["code"] == "BUDGET_EXCEEDED", refused
     assert "client's daily token budget" in refused["message"]
     assert refused["meta"]["attempts"] == 0
-    chat = sse_events(
-        httpx.post(
-            f"{url}/chat/stream", json=MESSAGES, headers={"x-api-key": "key-a"}, timeout=30
-        ).text
-    )
-    assert [name for name, _, _ in chat] == ["error"]
-    assert chat[0][2]["code"] == "BUDGET_EXCEEDED"
-    assert len(sim.simulator.requests) == 1  # neither refusal reached the provider
-    assert _plan(url, "key-b")["__typename"] == "ActionPlanResult"  # others are unaffected
+    assert len(sim.simulator.requests) == 1  # the refusal never reached the provider
+    assert _plan(url, KEY_B)["__typename"] == "ActionPlanResult"  # others are unaffected
     assert _plan(url)["__typename"] == "ActionPlanResult"  # and so is anonymous
     assert len(sim.simulator.requests) == 3
+
+
+def _chat(url: str, key: str) -> list[tuple[str, str, dict[str, Any]]]:
+    response = httpx.post(
+        f"{url}/chat/stream", json=MESSAGES, headers={"x-api-key": key}, timeout=30
+    )
+    return sse_events(response.text)
+
+
+def test_a_chat_gets_what_is_left_of_the_budget_and_no_more(
+    bff: BffFactory, sim: SimulatorServer
+) -> None:
+    """Short of budget, a chat asks for what is left; an upstream that ignores
+    max_tokens is cut there with BUDGET_EXCEEDED, and the rest is never relayed."""
+    url = bff(client_daily_tokens=300, api_keys=[KEY_A]).url
+    sim.simulator.add({"content": "word " * 2000, "ignore_max_tokens": True})
+    events = _chat(url, KEY_A)
+    (request,) = sim.simulator.requests
+    assert 64 <= request.body["max_tokens"] < 300
+    assert events[-1][0] == "error" and events[-1][2]["code"] == "BUDGET_EXCEEDED"
+    relayed = "".join(data["text"] for name, _, data in events if name == "token")
+    assert len(relayed) <= 8 * request.body["max_tokens"] < len("word " * 2000)
+    assert sim.simulator.wait_until_settled()[0].hung_up  # the upstream was closed
+
+
+def test_a_chat_with_less_than_a_reply_left_is_refused_without_a_call(
+    bff: BffFactory, sim: SimulatorServer
+) -> None:
+    url = bff(client_daily_tokens=60, api_keys=[KEY_A]).url
+    events = _chat(url, KEY_A)
+    assert [name for name, _, _ in events] == ["error"]
+    assert events[0][2]["code"] == "BUDGET_EXCEEDED"
+    assert sim.simulator.requests == []
 
 
 def test_cost_comes_from_the_price_table(bff: BffFactory, sim: SimulatorServer) -> None:

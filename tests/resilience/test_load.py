@@ -53,7 +53,8 @@ def test_load_with_faults(sim: SimulatorServer, tmp_path: Path) -> None:
     sim_port = int(sim.base_url.split(":")[2].split("/")[0])
     config.write_text(
         f'model = "sim/gpt-4o"\nread_timeout_s = 1\nretry_base_s = 0.05\nretry_cap_s = 0.5\n'
-        f'breaker_threshold = 1000\n[endpoints.sim]\nbase_url = "{sim.base_url}"\n'
+        f'breaker_threshold = 1000\nrate_limit = "none"\nmax_concurrent_runs = {REQUESTS}\n'
+        f'[endpoints.sim]\nbase_url = "{sim.base_url}"\n'
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -28,7 +28,7 @@ def test_sigterm_during_open_streams(
     sim.simulator.add({"chunk_delay_s": chunk_delay, "repeat": STREAMS})
     config = tmp_path / "bff.toml"
     config.write_text(
-        'model = "sim/gpt-4o"\nshutdown_timeout_s = 3\n'
+        'model = "sim/gpt-4o"\nshutdown_timeout_s = 3\nmax_concurrent_runs = 50\n'
         f'[endpoints.sim]\nbase_url = "{sim.base_url}"\n'
     )
     port = free_port()

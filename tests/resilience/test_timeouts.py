@@ -89,6 +89,6 @@ async def test_first_token_timeout_through_the_simulator(sim: SimulatorServer) -
     result = await Pipeline(registry.get, settings).execute(task, TextInput(text="Call Bob."))
     await registry.aclose()
     assert isinstance(result, Failed) and result.code == ErrorCode.TIMEOUT
-    assert result.message == "no first token within 1s"
+    assert result.message == "the provider did not answer in time"
     (record,) = await anyio.to_thread.run_sync(sim.simulator.wait_until_settled)
     assert record.hung_up

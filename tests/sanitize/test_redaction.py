@@ -24,6 +24,8 @@ from tests.conftest import BffFactory
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 ALNUM = LOWER + LOWER.upper() + "0123456789"
 
+JSON_BODY = {"content-type": "application/json"}
+
 
 def _luhn_digit(body: str) -> str:
     total = 0
@@ -237,7 +239,7 @@ def test_the_token_limit_is_named(bff: BffFactory, sim: SimulatorServer) -> None
 def test_invalid_text_is_rejected(bff: BffFactory, sim: SimulatorServer) -> None:
     server = bff()
     body = b'{"messages":[{"role":"user","content":"bad \\ud800 surrogate"}]}'
-    response = httpx.post(f"{server.url}/chat/stream", content=body, timeout=30)
+    response = httpx.post(f"{server.url}/chat/stream", content=body, headers=JSON_BODY, timeout=30)
     assert response.status_code == 400
     assert "Invalid JSON" in response.json()["error"]["message"]
     from tests.api.helpers import operation
