@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
-    rate_limit: str | None = "60/minute"
+    rate_limit: str | None = "120/minute"
     max_concurrent_runs: int = Field(default=8, ge=1)
     max_subscriptions: int = Field(default=8, ge=1)
     max_tasks_per_operation: int = Field(default=1, ge=1, le=50)

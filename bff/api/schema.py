@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import AsyncGenerator, Callable
-from contextlib import ExitStack, aclosing
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import ExitStack, aclosing, suppress
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, cast
 
 import strawberry
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from bff import __version__, run
 from bff.api import types as gql
@@ -216,6 +218,23 @@ async def _payloads(
             yield gql.progress_event(event, detailed=edge.detailed)
 
 
+class _SubscriptionsNeedWebSockets(SchemaExtension):
+    """A subscription sent as a plain HTTP request is refused before it is validated: it
+    streams over graphql-transport-ws, and over HTTP it could only fail."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        request = (context.context or {}).get("request")
+        if isinstance(request, Request) and context.pre_execution_errors is None:
+            with suppress(RuntimeError):  # no such operation: validation will say so
+                if context.operation_type is StrawberryOperationType.SUBSCRIPTION:
+                    message = "subscriptions need a WebSocket (graphql-transport-ws)"
+                    context.pre_execution_errors = [
+                        GraphQLError(message, extensions={"code": "BAD_REQUEST"})
+                    ]
+        yield
+
+
 class _Schema(strawberry.Schema):
     """Logs only the errors that are the server's: a client's bad document or
     variables is answered, not logged as an application error."""
@@ -311,7 +330,10 @@ def build_schema(
         max_tokens=settings.max_document_tokens,
     )
     task_names = [t.name for t in tasks]
-    extensions: list[Callable[[], SchemaExtension]] = [lambda: OperationCost(limits, task_names)]
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: OperationCost(limits, task_names),
+        _SubscriptionsNeedWebSockets,
+    ]
     if settings.production:
         # Only unexpected exceptions are masked; a client's own errors keep their words.
         extensions += [

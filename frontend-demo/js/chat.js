@@ -1,4 +1,5 @@
 // The chat panel: tokens over SSE from POST /chat/stream, with a stop button.
+import { authHeaders } from "./auth.js";
 import { announce, el } from "./dom.js";
 import { ERROR_TEXT } from "./render.js";
 
@@ -49,7 +50,7 @@ export function chatPanel() {
     try {
       const response = await fetch("/chat/stream", {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "text/event-stream" },
+        headers: { "content-type": "application/json", accept: "text/event-stream", ...authHeaders() },
         body: JSON.stringify({ messages: history }),
         signal: controller.signal,
       });

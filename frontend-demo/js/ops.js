@@ -1,4 +1,5 @@
 // The operations panel: each route's breaker and drift, and the demo model's fault switch.
+import { authHeaders } from "./auth.js";
 import { announce, clear, el } from "./dom.js";
 import { query } from "./graphql.js";
 
@@ -9,7 +10,7 @@ export function operationsPanel(operations) {
   const models = operations.Models;
   async function refresh() {
     try {
-      const data = await query(models.document);
+      const data = await query(models);
       clear(body, ...data.models.map((route) => el("tr", { "data-route": route.route },
         el("th", { scope: "row" }, route.route),
         el("td", {}, el("span", { className: `badge ${route.breakerState}`, "data-breaker": route.breakerState }, route.breakerState)),
@@ -23,7 +24,7 @@ export function operationsPanel(operations) {
     }
   }
   refresh();
-  setInterval(refresh, 2000);
+  setInterval(refresh, 5000);
   faultSwitch();
   return refresh;
 }
@@ -59,7 +60,8 @@ function faultRow(route, kinds) {
     const on = kind.value !== "";
     const body = { route: route.route, rate: on ? Number(rate.value) / 100 : 0, kinds: on ? [kind.value] : kinds };
     const answer = await fetch("/demo/faults", {
-      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+      method: "PUT", headers: { "content-type": "application/json", ...authHeaders() },
+      body: JSON.stringify(body),
     });
     announce(answer.ok
       ? on ? `${route.route}: ${kind.value} on ${rate.value}% of calls.` : `${route.route}: faults off.`

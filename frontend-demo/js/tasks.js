@@ -78,7 +78,7 @@ export function taskPanel(task, operation) {
     run.disabled = true;
     stopButton.disabled = false;
     announce(`Running ${task.name}…`);
-    stop = subscribe(operation.document, variables, (event) => onEvent(event, state, counter, result),
+    stop = subscribe(operation, variables, (event) => onEvent(event, state, counter, result),
       (error) => {
         run.disabled = false;
         stopButton.disabled = true;

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bff.testing.server import ServerThread
+from bff.testing.server import ServerThread, SimulatorServer
 from tests.api.helpers import operation
 from tests.conftest import BffFactory
 
@@ -143,3 +143,20 @@ def test_client_mistakes_are_not_logged_as_server_errors(
         body = {"query": "query($n: Int!) { health { status } }", "variables": {"n": "x"}}
         assert _post(server, body, headers=ACCEPT).status_code == 400
     assert [r for r in caplog.records if r.name.startswith("strawberry")] == []
+
+
+def test_a_subscription_over_plain_http_is_refused_before_any_run(
+    server: ServerThread, sim: SimulatorServer
+) -> None:
+    response = _post(server, {"query": operation("WatchActionPlan"), "variables": {"text": "x"}},
+                     headers=ACCEPT)  # fmt: skip
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "subscriptions need a WebSocket (graphql-transport-ws)",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }
+    assert sim.simulator.requests == []

@@ -185,3 +185,26 @@ def test_keyboard_alone_runs_a_task_and_the_status_region_tells(
         "data-typename", "TicketSummaryResult"
     )
     expect(page.locator("#status")).to_have_text("summarizeTicket: validated result ready.")
+
+
+def test_behind_a_key_and_trusted_documents_the_page_asks_for_the_key(
+    page: Page, serve: ServeFactory, shots: Shots
+) -> None:
+    """A server that wants a key and runs only trusted documents: the page says what is
+    missing, and once the key is entered it works, sending operations by id."""
+    key = "page-key-0123456789abcdef"
+    url = serve(BFF_API_KEYS=key, BFF_TRUSTED_DOCUMENTS="only")
+    page.goto(url)
+    expect(page.locator("[role=alert]").first).to_contain_text("credentials are required")
+    shots.take("no-key")
+    page.fill("#api-key", key)
+    page.locator("#api-key").dispatch_event("change")
+    _open(page, url)  # the key is kept for the tab
+    assert page.input_value("#api-key") == key
+    page.click("[data-run=extractActionPlan]")
+    result = page.locator("[data-result=extractActionPlan]")
+    expect(result).to_have_attribute("data-typename", "ActionPlanResult")
+    page.fill("#chat-input", "Tell me about tides.")
+    page.click("#chat-send")
+    expect(page.locator("#messages li.assistant .note")).to_contain_text("tokens")
+    shots.take("with-key")
