@@ -41,6 +41,10 @@ class Frontend(StaticFiles):
     headers come from ``bff.api.headers``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):  # nothing here but files to read
+            await no_frontend_route(scope, receive, send)
+            return
+
         async def secured(message: dict[str, object]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))  # type: ignore[call-overload]
@@ -81,3 +85,9 @@ async def no_frontend(request: Request) -> Response:
         {"error": {"code": "NOT_FOUND", "message": "the demo page is not installed"}},
         status_code=404,
     )
+
+
+async def no_frontend_route(scope: Scope, receive: Receive, send: Send) -> None:
+    """404 for a method the page's files do not answer (no route has that path)."""
+    body = {"error": {"code": "NOT_FOUND", "message": "no such route"}}
+    await JSONResponse(body, status_code=404)(scope, receive, send)

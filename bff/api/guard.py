@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,15 +22,17 @@ from bff.exceptions import ClientLimitError, UnauthenticatedError
 from bff.ratelimit import ClientGate
 
 _HEADERS = (b"authorization", b"x-api-key")
+_OPERATION_PARAMETERS = {"query", "documentId", "extensions"}
 
 
 def _needs_credentials(scope: Scope) -> bool:
     path: str = scope["path"]
     method: str = scope["method"]
-    query: bytes = scope["query_string"]
     if path == "/graphql":
-        # The GraphiQL page itself is static; operations (POST, or GET ?query=) are work.
-        return method == "POST" or b"query=" in query or b"documentId=" in query
+        # The GraphiQL page itself is static; a POST, or a GET that names a document
+        # (however its parameters are spelled), is an operation.
+        names = {name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"))}
+        return method != "GET" or bool(names & _OPERATION_PARAMETERS)
     return path.startswith("/chat/") or (path == "/demo/faults" and method != "GET")
 
 
