@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import provider_decode, sse_relay, structured_parse
+from benchmarks import edge_limits, provider_decode, sse_relay, structured_parse
 
 BENCHMARKS = {
     "structured_parse": structured_parse.main,
     "provider_decode": provider_decode.main,
     "sse_relay": sse_relay.main,
+    "edge_limits": edge_limits.main,
 }
 
 

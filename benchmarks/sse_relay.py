@@ -41,7 +41,7 @@ Reader = Callable[[httpx.AsyncClient, str], Awaitable[tuple[float, float]]]
 
 
 @contextmanager
-def _process(argv: list[str], ready: str, env: dict[str, str]) -> Iterator[None]:
+def _process(argv: list[str], ready: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -54,7 +54,7 @@ def _process(argv: list[str], ready: str, env: dict[str, str]) -> Iterator[None]
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"{argv} did not start")
             time.sleep(0.1)
-        yield
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
