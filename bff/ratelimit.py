@@ -65,7 +65,7 @@ class ClientGate:
         counts, key = self._open[kind], principal.limiter_key
         if counts[key] >= limit:
             raise ClientLimitError(
-                f"{limit} {kind} already open; that is this client's limit",
+                f"this client already has {_count(limit, kind)} open, its limit",
                 limit=kind,
                 retry_after=OPEN_RETRY_AFTER_S,
             )
@@ -76,3 +76,7 @@ class ClientGate:
             counts[key] -= 1
             if not counts[key]:
                 del counts[key]
+
+
+def _count(number: int, plural: str) -> str:
+    return f"{number} {plural if number != 1 else plural.removesuffix('s')}"

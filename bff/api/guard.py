@@ -87,13 +87,17 @@ async def _refuse(
     retry_after: float | None = None,
 ) -> None:
     body: dict[str, object]
+    media = b"application/json"
     if scope["path"] == "/graphql":
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        accept = dict(scope["headers"]).get(b"accept", b"")
+        if b"application/graphql-response+json" in accept:
+            media = b"application/graphql-response+json"
     else:
         body = {"error": {"code": code, "message": message}}
     content = json.dumps(body).encode()
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", media),
         (b"content-length", str(len(content)).encode()),
     ]
     if www_authenticate:
