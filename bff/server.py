@@ -90,7 +90,8 @@ def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvi
         http=protocol,
         ws="websockets-sansio",
         ws_max_size=settings.max_body_bytes,
-        limit_concurrency=settings.max_connections,
+        # uvicorn counts the connection asking too: N + 1 lets N connections in.
+        limit_concurrency=settings.max_connections + 1,
         log_config=None,  # JSON lines through the root logger (bff.observe.logs)
         access_log=False,  # the app logs its own access lines, without query strings
         log_level=settings.log_level,
