@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,22 +30,27 @@ def running(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 30,
+    log: Path | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
-    """Run ``argv`` in its own process group until ``ready_url`` answers 200."""
-    process = subprocess.Popen(
-        argv,
-        env=dict(env) if env is not None else clean_env(),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    """Run ``argv`` in its own process group until ``ready_url`` answers 200; its output
+    goes to ``process.stdout``, or to the file ``log``."""
+    with ExitStack() as files:
+        out = files.enter_context(log.open("w")) if log is not None else subprocess.PIPE
+        process = subprocess.Popen(
+            argv,
+            env=dict(env) if env is not None else clean_env(),
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise AssertionError(f"{argv} exited early:\n{process.stdout.read()}")  # type: ignore[union-attr]
+                output = log.read_text() if log is not None else process.stdout.read()  # type: ignore[union-attr]
+                raise AssertionError(f"{argv} exited early:\n{output}")
             try:
                 if httpx.get(ready_url, timeout=1).status_code == 200:
                     break

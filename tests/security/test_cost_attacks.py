@@ -12,20 +12,16 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-from websockets.typing import Subprotocol
 
 from bff.testing.server import ServerThread, SimulatorServer
 from tests.api.helpers import operation
 from tests.conftest import BffFactory
+from tests.security.sockets import Socket, open_socket
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 TEXT = "Call Bob tomorrow about the invoice."
@@ -261,49 +257,6 @@ def test_answers_over_the_size_limit_are_replaced(bff: BffFactory) -> None:
 # -- the same limits over graphql-transport-ws --------------------------------------------
 
 
-class Socket:
-    """A graphql-transport-ws connection, after connection_ack."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(message))
-
-    async def recv(self) -> dict[str, Any]:
-        while True:
-            with anyio.fail_after(10):
-                message: dict[str, Any] = json.loads(await self.ws.recv())
-            if message["type"] != "ping":
-                return message
-            await self.send({"type": "pong"})
-
-    async def subscribe(self, op_id: str, payload: dict[str, Any]) -> None:
-        await self.send({"id": op_id, "type": "subscribe", "payload": payload})
-
-    async def results(self, op_id: str) -> list[dict[str, Any]]:
-        """The data of each ``next`` for ``op_id`` until its ``complete``."""
-        out = []
-        while True:
-            message = await self.recv()
-            assert message.get("id") == op_id, message
-            if message["type"] == "complete":
-                return out
-            assert message["type"] == "next", message
-            assert "errors" not in message["payload"], message
-            out.append(message["payload"]["data"])
-
-
-@asynccontextmanager
-async def _socket(server: ServerThread) -> AsyncIterator[Socket]:
-    url = server.url.replace("http://", "ws://") + "/graphql"
-    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
-        socket = Socket(ws)
-        await socket.send({"type": "connection_init", "payload": {}})
-        assert (await socket.recv())["type"] == "connection_ack"
-        yield socket
-
-
 def _watch(text: str = TEXT) -> dict[str, Any]:
     return {"query": operation("WatchActionPlan"), "variables": {"text": text}}
 
@@ -329,7 +282,7 @@ async def test_subscribe_payloads_are_held_to_the_cost_limits(
     spreads = TWO_SPREADS.replace("mutation", "subscription").replace(
         "on Mutation", "on Subscription"
     )
-    async with _socket(server) as socket:
+    async with open_socket(server.url) as socket:
         await socket.subscribe("two", {"query": two, "variables": {"text": TEXT}})
         error = await _refused(socket, "two")
         assert error["extensions"] == {"code": "TOO_MANY_TASKS"}
@@ -351,7 +304,7 @@ async def test_subscribe_payloads_are_held_to_the_cost_limits(
 async def test_a_subscribe_over_the_token_limit_closes_the_socket(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
-    async with _socket(bff()) as socket:
+    async with open_socket(bff().url) as socket:
         await socket.subscribe("big", {"query": "subscription {" + " x" * 600 + " }"})
         with pytest.raises(ConnectionClosed):
             await socket.recv()
@@ -362,7 +315,7 @@ async def test_a_subscribe_over_the_token_limit_closes_the_socket(
 
 @pytest.mark.anyio
 async def test_subscription_answers_over_the_size_limit_are_replaced(bff: BffFactory) -> None:
-    async with _socket(bff(max_response_bytes=2048)) as socket:
+    async with open_socket(bff(max_response_bytes=2048).url) as socket:
         await socket.subscribe("q", {"query": "{ tasks { inputSchema outputSchema } }"})
         message = await socket.recv()
         assert message["type"] == "next"
@@ -416,7 +369,7 @@ async def test_a_subscription_runs_by_its_id_alone(
     document_id = _operations(server)["WatchActionPlan"]["id"]
     digest = document_id.removeprefix("sha256:")
     persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
-    async with _socket(server) as socket:
+    async with open_socket(server.url) as socket:
         await socket.subscribe("1", {"documentId": document_id, "variables": {"text": TEXT}})
         by_id = await socket.results("1")
         await socket.subscribe("2", {"extensions": persisted, "variables": {"text": TEXT}})
@@ -449,7 +402,7 @@ async def test_trusted_only_refuses_ad_hoc_documents_before_any_work(
     edited = operation("ExtractActionPlan").replace("__typename", "__typename ", 1)
     response = _post(server, {"query": edited, "variables": {"text": TEXT}})
     assert (response.status_code, _code(response.json())) == (400, "TRUSTED_DOCUMENT_REQUIRED")
-    async with _socket(server) as socket:
+    async with open_socket(server.url) as socket:
         await socket.subscribe("1", {"query": ad_hoc.replace("mutation", "subscription")})
         assert (await _refused(socket, "1"))["extensions"] == {"code": "TRUSTED_DOCUMENT_REQUIRED"}
     assert sim.simulator.requests == []

@@ -21,13 +21,13 @@ import anyio
 import anyio.to_thread
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 from bff.testing.script import RequestRecord
 from bff.testing.server import ServerThread, SimulatorServer
 from tests.api.helpers import sse_events
 from tests.conftest import BffFactory
+from tests.security.sockets import Socket as BaseSocket
+from tests.security.sockets import open_socket
 
 A = "key-a-0123456789abcdef"
 B = "key-b-0123456789abcdef"
@@ -120,37 +120,16 @@ def _task_limited(payload: dict[str, Any]) -> None:
     assert payload["retryAfterS"] == 1.0
 
 
-class Socket:
-    """A graphql-transport-ws connection, after connection_ack."""
+class Socket(BaseSocket):
+    """A socket whose operations are WATCH runs of TEXT."""
 
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(message))
-
-    async def recv(self) -> dict[str, Any]:
-        while True:
-            with anyio.fail_after(10):
-                message: dict[str, Any] = json.loads(await self.ws.recv())
-            if message["type"] != "ping":
-                return message
-            await self.send({"type": "pong"})
-
-    async def subscribe(self, op_id: str, query: str = WATCH) -> None:
-        payload = {"query": query, "variables": {"text": TEXT}}
-        await self.send({"id": op_id, "type": "subscribe", "payload": payload})
+    async def watch(self, op_id: str) -> None:
+        await self.subscribe(op_id, {"query": WATCH, "variables": {"text": TEXT}})
 
     async def payload(self, op_id: str) -> dict[str, Any] | None:
         """The next payload for ``op_id``, or None on its ``complete``."""
-        message = await self.recv()
-        assert message.get("id") == op_id, message
-        if message["type"] == "complete":
-            return None
-        assert message["type"] == "next", message
-        assert "errors" not in message["payload"], message
-        payload: dict[str, Any] = message["payload"]["data"]["extractActionPlan"]
-        return payload
+        data = await self.data(op_id)
+        return None if data is None else data["extractActionPlan"]
 
     async def payloads(self, op_id: str) -> list[dict[str, Any]]:
         out = []
@@ -169,13 +148,8 @@ class Socket:
 
 @asynccontextmanager
 async def _socket(server: ServerThread, key: str | None = None) -> AsyncIterator[Socket]:
-    url = server.url.replace("http://", "ws://") + "/graphql"
-    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
-        socket = Socket(ws)
-        init = {"Authorization": f"Bearer {key}"} if key else {}
-        await socket.send({"type": "connection_init", "payload": init})
-        assert (await socket.recv())["type"] == "connection_ack"
-        yield socket
+    async with open_socket(server.url, key) as socket:
+        yield Socket(socket.ws)
 
 
 @asynccontextmanager
@@ -272,10 +246,10 @@ async def test_each_subscribe_counts_against_the_rate(
     _served("graphql", await anyio.to_thread.run_sync(_mutate, server, A))
     async with _socket(server, A) as socket:
         for op_id in ("1", "2", "3"):
-            await socket.subscribe(op_id)
+            await socket.watch(op_id)
             assert (await socket.payloads(op_id))[-1]["__typename"] == "ActionPlanResult"
         assert len(sim.simulator.requests) == 5
-        await socket.subscribe("4")
+        await socket.watch("4")
         message = await socket.recv()
         assert message["type"] == "error" and message["id"] == "4", message
         (error,) = message["payload"]
@@ -284,13 +258,13 @@ async def test_each_subscribe_counts_against_the_rate(
         retry_after = error["extensions"]["retryAfter"]
         assert retry_after >= 1 and retry_after == math.ceil(retry_after)
     async with _socket(server, A) as socket:  # a new socket is the same client
-        await socket.subscribe("5")
+        await socket.watch("5")
         message = await socket.recv()
         assert message["type"] == "error", message
         assert message["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
     assert len(sim.simulator.requests) == 5
     async with _socket(server, B) as socket:
-        await socket.subscribe("1")
+        await socket.watch("1")
         assert (await socket.payloads("1"))[-1]["__typename"] == "ActionPlanResult"
     assert len(sim.simulator.requests) == 6
 
@@ -354,7 +328,7 @@ async def test_concurrent_runs_are_counted_across_sockets(
     with anyio.fail_after(20):
         async with httpx.AsyncClient(timeout=10) as http:
             async with _held_chat(http, server, A), _socket(server, A) as socket:
-                await socket.subscribe("held")
+                await socket.watch("held")
                 await socket.progressing("held")
                 assert len(sim.simulator.requests) == 2
                 _task_limited(await mutate(A))
@@ -362,14 +336,14 @@ async def test_concurrent_runs_are_counted_across_sockets(
                 assert _limited("chat", chat) == "this client already has 2 runs open, its limit"
                 assert _retry_after(chat) == 1
                 async with _socket(server, A) as third:
-                    await third.subscribe("third")
+                    await third.watch("third")
                     (refused,) = await third.payloads("third")
                     _task_limited(refused)
                 assert len(sim.simulator.requests) == 2
                 # Another client is served meanwhile.
                 assert (await mutate(B))["__typename"] == "ActionPlanResult"
                 async with _socket(server, B) as other:
-                    await other.subscribe("b")
+                    await other.watch("b")
                     assert (await other.payloads("b"))[-1]["__typename"] == "ActionPlanResult"
                 assert len(sim.simulator.requests) == 4
             # Hung up: A's runs end, and their upstream requests with them.
@@ -380,7 +354,7 @@ async def test_concurrent_runs_are_counted_across_sockets(
             )
             assert served["__typename"] == "ActionPlanResult"
             async with _socket(server, A) as socket:
-                await socket.subscribe("again")
+                await socket.watch("again")
                 assert (await socket.payloads("again"))[-1]["__typename"] == "ActionPlanResult"
             assert len(sim.simulator.requests) == 6
 
@@ -393,10 +367,10 @@ async def test_open_subscriptions_are_limited_per_client(
     sim.simulator.add(HELD)
     with anyio.fail_after(20):
         async with _socket(server, A) as first:
-            await first.subscribe("held")
+            await first.watch("held")
             await first.progressing("held")
             async with _socket(server, A) as second:
-                await second.subscribe("second")
+                await second.watch("second")
                 (refused,) = await second.payloads("second")
                 _task_limited(refused)
                 assert (
@@ -407,7 +381,7 @@ async def test_open_subscriptions_are_limited_per_client(
 
         async def watch() -> list[dict[str, Any]]:
             async with _socket(server, A) as socket:
-                await socket.subscribe("again")
+                await socket.watch("again")
                 return await socket.payloads("again")
 
         events = await _eventually(watch, lambda events: events[-1]["__typename"] != "TaskError")

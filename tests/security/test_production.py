@@ -24,8 +24,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from websockets.asyncio.client import connect
-from websockets.typing import Subprotocol
 
 from bff.config import load_settings
 from bff.demo.tasks import EXTRACT_ACTION_PLAN
@@ -37,6 +35,7 @@ from bff.testing.server import ServerThread, SimulatorServer, free_port
 from tests.api.helpers import operation, sse_events
 from tests.conftest import BffFactory
 from tests.processes import BFF, clean_env, running
+from tests.security.sockets import open_socket
 
 KEY = "prod-key-0123456789abcdef"
 AUTH = {"x-api-key": KEY}
@@ -253,25 +252,11 @@ def test_production_metrics_need_the_metrics_token(bff: BffFactory) -> None:
 
 async def _watch(url: str) -> list[dict[str, Any]]:
     """The payloads of a WatchActionPlan subscription (with the key) until complete."""
-    payloads = []
-    subscribe = {
-        "id": "1",
-        "type": "subscribe",
-        "payload": {"query": operation("WatchActionPlan"), "variables": {"text": TEXT}},
-    }
+    payload = {"query": operation("WatchActionPlan"), "variables": {"text": TEXT}}
     with anyio.fail_after(15):
-        async with connect(
-            url.replace("http://", "ws://") + "/graphql",
-            subprotocols=[Subprotocol("graphql-transport-ws")],
-        ) as ws:
-            await ws.send(json.dumps({"type": "connection_init", "payload": {"apiKey": KEY}}))
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
-            await ws.send(json.dumps(subscribe))
-            while (message := json.loads(await ws.recv()))["type"] != "complete":
-                assert message["type"] == "next", message
-                assert "errors" not in message["payload"], message
-                payloads.append(message["payload"]["data"]["extractActionPlan"])
-    return payloads
+        async with open_socket(url, KEY) as socket:
+            await socket.subscribe("1", payload)
+            return [data["extractActionPlan"] for data in await socket.results("1")]
 
 
 def _chat_error(url: str) -> tuple[dict[str, Any], str]:

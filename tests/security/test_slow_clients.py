@@ -6,8 +6,6 @@ connections than allowed, and a WebSocket message far over the size limit.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import threading
@@ -27,7 +25,7 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from bff.testing.server import free_port
-from tests.processes import BFF, clean_env
+from tests.processes import BFF, clean_env, running
 
 TIMEOUT_S = 1  # BFF_HEADER_TIMEOUT_S and BFF_BODY_TIMEOUT_S
 MAX_CONNECTIONS = 5
@@ -44,7 +42,7 @@ pytestmark = pytest.mark.timeout(60)
 class Served:
     """A ``bff serve`` process whose output (stdout and stderr) goes to ``log``."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[str]
     port: int
     log: Path
 
@@ -77,37 +75,10 @@ class Served:
 def serving(log: Path, **env: str) -> Iterator[Served]:
     """``bff serve`` on a free port with ``env``, its output in ``log``, until exit."""
     port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*BFF, "serve", "--port", str(port)],
-            env=clean_env(**env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    served = Served(process, port, log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"bff serve exited early:\n{served.text()}")
-            try:
-                if httpx.get(f"{served.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"bff serve did not answer within 30s:\n{served.text()}")
-            time.sleep(0.05)
-        yield served
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    argv = [*BFF, "serve", "--port", str(port)]
+    ready = f"http://127.0.0.1:{port}/healthz"
+    with running(argv, ready_url=ready, env=clean_env(**env), log=log) as process:
+        yield Served(process, port, log)
 
 
 @pytest.fixture(scope="module")
