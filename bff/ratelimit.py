@@ -1,9 +1,10 @@
 """Per-client limits: a request rate, and how many runs and subscriptions a client may
 have open at once, counted across every HTTP request, SSE stream and WebSocket.
 
-The rate uses the ``limits`` library's moving window over its in-process memory
-storage; the open counts are plain counters. Both refuse at once with a
-``ClientLimitError`` carrying a retry-after; nothing queues.
+The rate uses the ``limits`` library's moving window, over an in-process storage
+that needs no thread (``bff.rate_storage``); the open counts are plain counters.
+Both refuse at once with a ``ClientLimitError`` carrying a retry-after; nothing
+queues.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from bff.clients import Principal
 from bff.exceptions import ClientLimitError
+from bff.rate_storage import LoopMemoryStorage
 
 OPEN_RETRY_AFTER_S = 1.0
 """The retry-after of a refusal for too many open runs: runs end, so soon is sensible."""
@@ -28,7 +29,7 @@ class ClientGate:
     """Checks each client's rate, runs and subscriptions; see the module docstring."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(LoopMemoryStorage(clock=clock))
         self._clock = clock
         self._open: dict[str, Counter[str]] = {"runs": Counter(), "subscriptions": Counter()}
 
