@@ -12,19 +12,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from bff import __version__
 from bff.api.chat import ChatPolicy, chat_endpoint
 from bff.api.demo_faults import demo_faults_endpoint
 from bff.api.drain import Drain
-from bff.api.frontend import (
-    Frontend,
-    asset_dir,
-    no_frontend,
-    operations_endpoint,
-    packaged_operations,
-)
+from bff.api.frontend import frontend_app, operations_endpoint, packaged_operations
 from bff.api.graphql_http import GraphQLEdge, GraphQLView
 from bff.api.guard import GuardMiddleware
 from bff.api.headers import SecurityHeadersMiddleware
@@ -145,11 +139,6 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
     if demo_routes:
         demo = demo_faults_endpoint(lambda: registry.demo(), demo_routes, settings.demo_fault_seed)
         routes.append(Route("/demo/faults", demo, methods=["GET", "PUT"]))
-    frontend = asset_dir("frontend")
-    if frontend is not None:
-        routes.append(Mount("/", app=Frontend(directory=frontend, html=True)))
-    else:
-        routes.append(Route("/", no_frontend, methods=["GET"]))
     middleware = [Middleware(RequestIdMiddleware), Middleware(SecurityHeadersMiddleware)]
     if settings.cors_origins:
         middleware.append(
@@ -169,6 +158,8 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
         Middleware(GuardMiddleware, authenticator=authenticator, gate=gate, refused=edge.refused),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    # The page's files answer paths no route has: a route's other methods still get 405.
+    app.router.default = frontend_app()
     app.state.drain = drain
     app.state.asgi = app
     if settings.admin_port is not None:

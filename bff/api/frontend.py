@@ -15,7 +15,8 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from bff.api.operations import Operation, load_operations
 from bff.api.trusted import document_id
@@ -41,8 +42,8 @@ class Frontend(StaticFiles):
     headers come from ``bff.api.headers``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):  # nothing here but files to read
-            await no_frontend_route(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await not_found(scope, receive, send)  # nothing here but files to read
             return
 
         async def secured(message: dict[str, object]) -> None:
@@ -80,14 +81,16 @@ def operations_endpoint(
     return operations
 
 
-async def no_frontend(request: Request) -> Response:
-    return JSONResponse(
-        {"error": {"code": "NOT_FOUND", "message": "the demo page is not installed"}},
-        status_code=404,
-    )
+def frontend_app() -> ASGIApp:
+    """What answers every path no route has: the page's files, when installed."""
+    directory = asset_dir("frontend")
+    return not_found if directory is None else Frontend(directory=directory, html=True)
 
 
-async def no_frontend_route(scope: Scope, receive: Receive, send: Send) -> None:
-    """404 for a method the page's files do not answer (no route has that path)."""
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """404 for a path (or a method on it) that nothing answers."""
+    if scope["type"] == "websocket":
+        await WebSocketClose()(scope, receive, send)
+        return
     body = {"error": {"code": "NOT_FOUND", "message": "no such route"}}
     await JSONResponse(body, status_code=404)(scope, receive, send)

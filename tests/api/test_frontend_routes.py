@@ -24,6 +24,13 @@ def test_the_page_is_served_with_a_strict_policy(bff: BffFactory) -> None:
     assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
     assert "innerHTML" not in script.text
     assert httpx.get(f"{url}/nope.js").status_code == 404
+    # Paths no route has are the page's: other methods on them are 404, while a
+    # route's own path keeps its 405.
+    assert httpx.put(f"{url}/index.html").status_code == 404
+    assert httpx.post(f"{url}/nope").json()["error"]["code"] == "NOT_FOUND"
+    refused = httpx.post(f"{url}/healthz")
+    assert refused.status_code == 405
+    assert set(refused.headers["allow"].split(", ")) == {"GET", "HEAD"}
 
 
 def test_operations_json_carries_each_operation_with_its_fragments(bff: BffFactory) -> None:
