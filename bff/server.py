@@ -17,9 +17,10 @@ import logging
 import math
 import socket
 from asyncio import TimerHandle, Transport
+from collections.abc import Callable
 from contextlib import suppress
 from types import FrameType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,22 +30,77 @@ from bff.api.drain import Drain
 from bff.config import Settings
 
 logger = logging.getLogger("bff.edge")
+LINGER_S = 2.0
+"""How long a closed connection keeps draining what the peer still sends."""
 _TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 )
 
 
+class _LingeringTransport:
+    """A connection's transport whose ``close``, while a request is still arriving,
+    first half-closes and lets the peer's data drain for ``LINGER_S``: a client still
+    sending (a slow body, a trickled head) then reads the answer (a 408, a 413)
+    instead of losing it to a reset. Idle connections close at once."""
+
+    def __init__(
+        self, transport: Transport, loop: asyncio.AbstractEventLoop, receiving: Callable[[], bool]
+    ) -> None:
+        self.raw = transport
+        self._loop = loop
+        self._receiving = receiving
+        self._closing = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+    def is_closing(self) -> bool:
+        return self._closing or self.raw.is_closing()
+
+    def close(self) -> None:
+        if self._closing or self.raw.is_closing():
+            self._closing = True
+            return
+        self._closing = True
+        if not (self._receiving() and self.raw.can_write_eof()):
+            self.raw.close()
+            return
+        self.raw.write_eof()
+        self._loop.call_later(LINGER_S, self.raw.close)
+
+
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, closing connections whose request head is late."""
+    """uvicorn's HTTP protocol, closing connections whose request head is late, and
+    closing every connection gracefully (``_LingeringTransport``)."""
 
     header_timeout_s: ClassVar[float] = 10.0
     _header_timer: TimerHandle | None = None
+    _receiving = False
+    """Part of a request (head or body) has arrived, and not all of it."""
 
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        lingering = _LingeringTransport(transport, self.loop, lambda: self._receiving)
+        super().connection_made(lingering)  # type: ignore[arg-type]
         self._arm()
 
+    def on_message_complete(self) -> None:
+        self._receiving = False
+        super().on_message_complete()
+
+    def data_received(self, data: bytes) -> None:
+        if not self.transport.is_closing():  # once closing, what arrives is dropped
+            super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self.transport.is_closing():  # the peer has read the answer and left
+            self.transport.raw.close()  # type: ignore[attr-defined]
+
+    def handle_websocket_upgrade(self) -> None:
+        self.transport = self.transport.raw  # type: ignore[attr-defined]
+        super().handle_websocket_upgrade()
+
     def on_message_begin(self) -> None:
+        self._receiving = True
         super().on_message_begin()
         if self._header_timer is None:  # the next request on a kept-alive connection
             self._arm()
