@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bff.demo.model import chunk_text
+from bff.faults import chunk_text
 from bff.testing.server import free_port
 
 CONCURRENCY = (1, 20, 100)

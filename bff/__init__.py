@@ -1,16 +1,26 @@
-"""llm-bff: a backend-for-frontend that treats an LLM as a volatile microservice."""
+"""llm-bff: a backend-for-frontend that treats an LLM as a volatile microservice.
+
+The user surface: define ``Task``s (with ``Tool``s) in a ``TaskRegistry``, build the
+app with ``create_app(Settings(...), tasks)``, and read what runs report (events
+and errors). ``Settings`` and ``create_app`` load on first use, so importing the
+package loads no web framework.
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from bff.app import create_app
-from bff.config import Endpoint, EndpointSettings, Settings, load_settings
 from bff.exceptions import (
     BFFError,
+    BudgetExceededError,
+    CircuitOpenError,
+    ClientLimitError,
     ClientRequestError,
     ConfigError,
     ContentFilteredError,
+    DeadlineExceededError,
+    InputRejectedError,
     MalformedOutputError,
     OutputError,
     OutputValidationError,
@@ -22,27 +32,13 @@ from bff.exceptions import (
     SchemaViolationError,
     ServerError,
     StreamInterruptedError,
+    ToolCallError,
+    ToolDepthExceededError,
     TruncatedOutputError,
+    UnauthenticatedError,
 )
-from bff.pipeline import Pipeline
-from bff.providers._types import (
-    ChatRequest,
-    Finish,
-    Message,
-    OutputSpec,
-    ProviderEvent,
-    RefusalDelta,
-    TextDelta,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
-from bff.providers.base import Provider
-from bff.providers.demo import DemoProvider, FaultProfile
-from bff.providers.openai import OpenAIProvider, Timeouts
-from bff.routes import Route, parse_route
 from bff.run import (
-    AttemptRecord,
+    CallingTools,
     Completed,
     ErrorCode,
     Failed,
@@ -54,46 +50,52 @@ from bff.run import (
     RunMeta,
     Started,
 )
-from bff.streaming.parser import JsonStreamParser
-from bff.streaming.schema import compile_model
-from bff.tasks import Task, TaskRegistry, load_tasks
+from bff.tasks import Task, TaskRegistry
+from bff.tools import Tool
+
+if TYPE_CHECKING:
+    from bff.app import create_app
+    from bff.config import Settings
+
+    __version__: str
+
+_LAZY = {"Settings": "bff.config", "create_app": "bff.app"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    if name == "__version__":  # from the package's metadata, the one place it is written
+        return import_module("importlib.metadata").version("llm-bff")
+    raise AttributeError(f"module 'bff' has no attribute {name!r}")
+
 
 __all__ = [
-    "AttemptRecord",
     "BFFError",
-    "ChatRequest",
+    "BudgetExceededError",
+    "CallingTools",
+    "CircuitOpenError",
+    "ClientLimitError",
     "ClientRequestError",
     "Completed",
     "ConfigError",
     "ContentFilteredError",
-    "DemoProvider",
-    "Endpoint",
-    "EndpointSettings",
+    "DeadlineExceededError",
     "ErrorCode",
     "Failed",
     "Fallback",
     "FallingBack",
-    "FaultProfile",
-    "Finish",
-    "JsonStreamParser",
+    "InputRejectedError",
     "MalformedOutputError",
-    "Message",
-    "OpenAIProvider",
     "OutputError",
-    "OutputSpec",
     "OutputValidationError",
-    "Pipeline",
     "Progress",
-    "Provider",
     "ProviderConnectionError",
     "ProviderError",
-    "ProviderEvent",
     "ProviderTimeoutError",
     "RateLimitedError",
-    "RefusalDelta",
     "RefusalError",
     "Retrying",
-    "Route",
     "RunEvent",
     "RunMeta",
     "SchemaViolationError",
@@ -103,16 +105,11 @@ __all__ = [
     "StreamInterruptedError",
     "Task",
     "TaskRegistry",
-    "TextDelta",
-    "Timeouts",
-    "ToolCall",
-    "ToolCallDelta",
+    "Tool",
+    "ToolCallError",
+    "ToolDepthExceededError",
     "TruncatedOutputError",
-    "Usage",
+    "UnauthenticatedError",
     "__version__",
-    "compile_model",
     "create_app",
-    "load_settings",
-    "load_tasks",
-    "parse_route",
 ]

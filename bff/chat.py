@@ -9,31 +9,27 @@ restored into the streamed reply).
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bff.budget import ANONYMOUS, Reservation, Spend
-from bff.config import Settings
+from bff.attempts import AttemptLoop, Call, CallEnd, Ended, Exhausted, Outcome, Refused, observed
+from bff.budget import ANONYMOUS
 from bff.disclosure import public_message
 from bff.exceptions import BFFError, BudgetExceededError, DeadlineExceededError, ProviderError
-from bff.observe.logs import run_id as current_run
-from bff.observe.tracing import Span, start_span
-from bff.pipeline import ProviderResolver, error_code, final_error
+from bff.observe.tracing import Span
+from bff.pipeline import Pipeline
 from bff.providers._types import ChatRequest, Finish, Message, RefusalDelta, TextDelta, Usage
-from bff.resilience.plan import AttemptPlan
+from bff.providers.base import Provider
+from bff.resilience.plan import Step
 from bff.resilience.timeouts import within
 from bff.routes import parse_route
-from bff.run import NO_OBSERVER, CallRecord, ErrorCode, Fallback, RunMeta, RunObserver
+from bff.run import ErrorCode, Fallback, RunMeta, error_code
 from bff.sanitize import Redactor
-from bff.tokens import estimate_prompt_tokens
 
 CHAT = "chat"
 """The task label of chat runs in metrics and logs."""
@@ -44,7 +40,6 @@ MIN_REPLY_TOKENS = 64
 CHARS_PER_TOKEN_CEILING = 8
 """Text has fewer characters per token than this (about four in English), so the
 characters over it are a floor for the tokens an upstream sent."""
-logger = logging.getLogger("bff.chat")
 
 
 class ChatMessageIn(BaseModel):
@@ -91,161 +86,132 @@ ChatEvent = Token | ChatDone | ChatFailed
 
 
 class ChatRunner:
-    """Streams one chat; see the module docstring. ``plans`` makes the attempt plan of a
-    request (the pipeline's, so chat and tasks share circuit breakers)."""
+    """Streams one chat over the pipeline's routes, breakers, budgets and attempt loop;
+    see the module docstring."""
 
-    def __init__(
-        self,
-        providers: ProviderResolver,
-        settings: Settings,
-        *,
-        plans: Callable[[list[str]], AttemptPlan],
-        spends: Callable[[str], Spend],
-        observer: RunObserver = NO_OBSERVER,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._providers = providers
-        self._settings = settings
-        self._plans = plans
-        self._spends = spends
-        self._observer = observer
-        self._clock = clock
-        self._sleep = sleep
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
 
     async def stream(
         self, messages: tuple[Message, ...], *, client: str = ANONYMOUS
     ) -> AsyncGenerator[ChatEvent, None]:
         """The chat's events; the observer hears of the run when it ends (or is closed)."""
-        meta = RunMeta(run_id=uuid.uuid4().hex, task=CHAT, model=self._settings.model)
-        current_run.set(meta.run_id)
-        span = start_span("bff.chat", run_id=meta.run_id)
-        started = self._clock()
-        result = "cancelled"
-        try:
-            async with aclosing(self._stream(messages, client, meta, span)) as events:
+        pipeline = self._pipeline
+        meta = RunMeta(run_id=uuid.uuid4().hex, task=CHAT, model=pipeline.settings.model)
+        with observed(meta, "bff.chat", pipeline.observer, pipeline.clock) as scope:
+            async with aclosing(self._stream(messages, client, meta, scope.span)) as events:
                 async for event in events:
                     if isinstance(event, ChatDone):
-                        result = "ok"
+                        scope.result = "ok"
                     elif isinstance(event, ChatFailed):
-                        result = event.code.value.lower()
+                        scope.result = event.code.value.lower()
                     yield event
-        finally:
-            meta.latency_ms = (self._clock() - started) * 1000
-            span.set_attributes({"outcome": result, "route": meta.model})
-            span.end()
-            self._observer.run_finished(meta, result)
 
     async def _stream(
         self, messages: tuple[Message, ...], client: str, meta: RunMeta, span: Span
     ) -> AsyncGenerator[ChatEvent, None]:
-        started = self._clock()
+        pipeline, settings = self._pipeline, self._pipeline.settings
+        started = pipeline.clock()
         redactor = Redactor()
         messages = tuple(replace(m, content=redactor.redact(m.content or "")) for m in messages)
         meta.redactions = dict(redactor.counts)
-        plan = self._plans([str(route) for route in self._settings.routes])
-        spend = self._spends(client)
-        wanted = min(self._settings.chat_max_tokens, self._settings.max_tokens_cap)
-        last_error: BFFError | None = None
-        while (step := plan.next()) is not None:
-            route = parse_route(step.route)
-            request = ChatRequest(
-                route.model, self._prompted(step.route, messages), max_tokens=wanted
-            )
-            prompt = estimate_prompt_tokens(request)
-            # A client short of budget gets what is left, if that is a reply's worth.
-            affordable = int(spend.affordable_max_tokens(step.route, prompt))
-            limit = min(wanted, affordable) if affordable >= MIN_REPLY_TOKENS else wanted
-            request = replace(request, max_tokens=limit)
-            try:
-                reservation = spend.reserve(step.route, prompt, limit)
-            except BudgetExceededError as exc:
-                plan.released(step)
-                meta.budget_refused = exc.budget
-                yield ChatFailed(ErrorCode.BUDGET_EXCEEDED, public_message(exc))
-                return
-            meta.model, meta.attempts = step.route, plan.number
-            record = CallRecord(step.route, "ok")
-            meta.calls.append(record)
-            relay = _Relay(limit, budget_bound=limit < wanted)
-            call_started = self._clock()
-            call_span = start_span("bff.call", span, route=step.route, attempt=plan.number)
-            try:
-                events = within(
-                    self._providers(route).stream(request),
-                    first_token_s=self._settings.first_token_timeout_s,
-                    deadline_s=plan.remaining(),
-                )
-                async with aclosing(events) as stream:
-                    async for event in stream:
-                        if isinstance(event, TextDelta | RefusalDelta):
-                            if not relay.sent:
-                                record.first_token_s = self._clock() - call_started
-                            if not relay.forward(event.text):
-                                break  # past the limit: closing the stream closes the upstream
-                            yield Token(event.text)
-                        elif isinstance(event, Finish):
-                            relay.finish = event.reason
-                        elif isinstance(event, Usage):
-                            relay.usage = event
-            except (ProviderError, DeadlineExceededError) as exc:
-                record.outcome = exc.kind
-                _settle(record, reservation, prompt, relay.tokens, meta)
-                delay = plan.failed(step, exc)
-                _log_failure(step.route, exc, delay, redactor)
-                if relay.sent:
-                    message = f"the stream broke after {len(relay.sent)} characters: "
-                    yield ChatFailed(error_code(exc), message + public_message(exc))
-                    return
-                last_error = exc
-                if delay is not None:
-                    record.retried = True
-                    await self._sleep(delay)
-                continue
-            except BaseException:
-                plan.released(step)
-                record.outcome = "cancelled"
-                _settle(record, reservation, prompt, relay.tokens, meta)
-                raise
-            finally:
-                call_span.set_attribute("outcome", record.outcome)
-                call_span.end()
-            plan.succeeded(step)
-            usage = relay.usage
-            _settle(
-                record,
-                reservation,
-                usage.prompt_tokens if usage else prompt,
-                usage.completion_tokens if usage else relay.tokens,
-                meta,
-            )
-            meta.fallback = Fallback.MODEL if step.index else Fallback.NONE
-            if relay.over and relay.budget_bound:
-                yield ChatFailed(
-                    ErrorCode.BUDGET_EXCEEDED,
-                    f"the reply reached the {limit} tokens the remaining budget covers",
-                )
-                return
-            yield ChatDone(
-                run_id=meta.run_id,
-                model=step.route,
-                attempts=plan.number,
-                fallback=meta.fallback,
-                finish_reason=relay.finish,
-                prompt_tokens=meta.prompt_tokens,
-                completion_tokens=meta.completion_tokens,
-                latency_ms=round((self._clock() - started) * 1000, 3),
-                cost_usd=meta.cost_usd,
-                redactions=dict(redactor.counts),
-            )
-            return
-        error = final_error(plan, last_error)
-        yield ChatFailed(error_code(error), public_message(error))
+        plan = pipeline.plan([str(route) for route in settings.routes])
+        caller = _ChatCaller(pipeline, messages, plan.remaining)
+        loop: AttemptLoop[ChatEvent] = AttemptLoop(
+            plan, pipeline.spend(client), meta, span, pipeline.providers, redactor, pipeline.sleep
+        )
+        async for event in loop.run(caller):
+            yield event
+        meta.latency_ms = (pipeline.clock() - started) * 1000
+        assert loop.outcome is not None
+        yield _last(loop.outcome, caller, meta)
 
-    def _prompted(self, route: str, messages: tuple[Message, ...]) -> tuple[Message, ...]:
-        """``messages`` after the server's own system prompt for ``route``, if any."""
-        system = self._settings.chat_system_prompts.get(route, self._settings.chat_system_prompt)
-        return (Message("system", system), *messages) if system else messages
+
+def _last(end: Outcome, caller: _ChatCaller, meta: RunMeta) -> ChatEvent:
+    """The chat's terminal event."""
+    if isinstance(end, Ended) and end.error is None:
+        meta.fallback = Fallback.MODEL if end.call.step.index else Fallback.NONE
+        return ChatDone(
+            run_id=meta.run_id,
+            model=end.call.route,
+            attempts=meta.attempts,
+            fallback=meta.fallback,
+            finish_reason=caller.relay.finish,
+            prompt_tokens=meta.prompt_tokens,
+            completion_tokens=meta.completion_tokens,
+            latency_ms=round(meta.latency_ms, 3),
+            cost_usd=meta.cost_usd,
+            redactions=dict(meta.redactions),
+        )
+    assert isinstance(end, Refused | Ended | Exhausted) and end.error is not None
+    message = public_message(end.error)
+    if isinstance(end, Ended) and caller.relay.sent and not caller.relay.over:
+        message = f"the stream broke after {len(caller.relay.sent)} characters: {message}"
+    return ChatFailed(error_code(end.error), message)
+
+
+class _ChatCaller:
+    """Chat's side of the attempt loop: the server's system prompt first, tokens relayed
+    as they come, no restart once one is sent, and no more than the call's
+    ``max_tokens`` forwarded."""
+
+    def __init__(
+        self, pipeline: Pipeline, messages: tuple[Message, ...], remaining: Callable[[], float]
+    ) -> None:
+        settings = pipeline.settings
+        self._settings = settings
+        self._clock = pipeline.clock
+        self._messages = messages
+        self._remaining = remaining
+        self._wanted = min(settings.chat_max_tokens, settings.max_tokens_cap)
+        self.floor_tokens = min(MIN_REPLY_TOKENS, self._wanted)
+        self.relay = _Relay(self._wanted, budget_bound=False)
+
+    def request(self, step: Step) -> ChatRequest:
+        system = self._settings.chat_system_prompts.get(
+            step.route, self._settings.chat_system_prompt
+        )
+        messages = (Message("system", system), *self._messages) if system else self._messages
+        return ChatRequest(parse_route(step.route).model, messages, max_tokens=self._wanted)
+
+    async def call(self, provider: Provider, call: Call) -> AsyncGenerator[ChatEvent, None]:
+        limit = call.request.max_tokens or self._wanted
+        relay = self.relay = _Relay(limit, budget_bound=limit < self._wanted)
+        started = self._clock()
+        try:
+            events = within(
+                provider.stream(call.request),
+                first_token_s=self._settings.first_token_timeout_s,
+                deadline_s=self._remaining(),
+            )
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    if isinstance(event, TextDelta | RefusalDelta):
+                        if not relay.sent:
+                            call.record.first_token_s = self._clock() - started
+                        if not relay.forward(event.text):
+                            break  # past the limit: closing the stream closes the upstream
+                        yield Token(event.text)
+                    elif isinstance(event, Finish):
+                        relay.finish = event.reason
+                    elif isinstance(event, Usage):
+                        relay.usage = event
+        except (ProviderError, DeadlineExceededError) as exc:
+            call.record.outcome = exc.kind
+            # Once text has gone out, another attempt would repeat it: the chat ends.
+            end = CallEnd(call.prompt_estimate, relay.tokens, exc, final=bool(relay.sent))
+            call.end = end
+            return
+        call.end = relay.end(call)
+
+    def cancelled_tokens(self, call: Call) -> int:
+        return self.relay.tokens
+
+    def retrying(self, call: Call, error: BFFError, delay: float) -> None:
+        return None
+
+    def falling_back(self, from_route: str, step: Step, reason: str) -> None:
+        return None
 
 
 class _Relay:
@@ -277,25 +243,12 @@ class _Relay:
         self.deltas, self.sent = deltas, self.sent + text
         return True
 
-
-def _log_failure(route: str, error: BFFError, delay: float | None, redactor: Redactor) -> None:
-    fields = {
-        "event": "attempt_failed",
-        "task": CHAT,
-        "route": route,
-        "kind": error.kind,
-        "retry_in_s": None if delay is None else round(delay, 3),
-        "detail": redactor.redact(str(error)),
-    }
-    logger.info("attempt failed", extra={"fields": fields})
-
-
-def _settle(
-    record: CallRecord, reservation: Reservation, prompt: int, completion: int, meta: RunMeta
-) -> None:
-    """Settle a call's reservation and count its usage in the record and the run."""
-    record.prompt_tokens, record.completion_tokens = prompt, completion
-    record.cost_usd = reservation.settle(prompt, completion)
-    meta.prompt_tokens += prompt
-    meta.completion_tokens += completion
-    meta.cost_usd += record.cost_usd
+    def end(self, call: Call) -> CallEnd:
+        """How a call that streamed to its end (or to the limit) ended."""
+        usage = self.usage
+        prompt = usage.prompt_tokens if usage else call.prompt_estimate
+        completion = usage.completion_tokens if usage else self.tokens
+        if self.over and self.budget_bound:
+            message = f"the reply reached the {self.limit} tokens the remaining budget covers"
+            return CallEnd(prompt, completion, BudgetExceededError(message, "reply"), healthy=True)
+        return CallEnd(prompt, completion)

@@ -78,28 +78,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _export_schema(args: argparse.Namespace) -> int:
     from bff.api.schema import build_schema
-    from bff.config import Settings
-    from bff.demo.tasks import reference_tasks
-    from bff.pipeline import Pipeline
-    from bff.providers.registry import ProviderRegistry
     from bff.tasks import load_tasks
 
     try:
-        tasks = load_tasks(args.tasks) if args.tasks else reference_tasks()
+        if args.tasks:
+            tasks = load_tasks(args.tasks)
+        else:
+            from bff.demo.tasks import reference_tasks
+
+            tasks = reference_tasks()
     except ConfigError as exc:
         print(f"bff: invalid setting {exc}", file=sys.stderr)
         return 2
-    # The schema depends on the tasks only; default settings keep the output stable.
-    settings = Settings.model_construct()
-    pipeline = Pipeline(ProviderRegistry(settings).get, settings)
-    print(build_schema(tasks, pipeline, settings).as_str())
+    print(build_schema(tasks).as_str())
     return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from bff.demo.model import DEMO_ANSWERS
     from bff.testing.simulator import Simulator
 
-    simulator = Simulator(chunk_delay=args.chunk_delay)
+    simulator = Simulator(DEMO_ANSWERS, chunk_delay=args.chunk_delay)
     # A long keep-alive, as real providers have: load tests reuse their connections.
     uvicorn.run(
         simulator.app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75

@@ -38,9 +38,9 @@ from bff.budget import Price
 from bff.clients import ClientSettings, api_key_digest, parse_rate_limit
 from bff.exceptions import ConfigError
 from bff.observe.drift import DriftPolicy
-from bff.providers.demo import DEMO_FAULTS, DemoFault
 from bff.resilience.backoff import RetryPolicy
 from bff.routes import Route, parse_route
+from bff.vocabulary import DEMO_FAULTS, DemoFault
 
 BUILTIN_PROVIDERS = ("demo", "openai")
 MIN_JWT_SECRET_BYTES = 32

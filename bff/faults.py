@@ -1,4 +1,5 @@
-"""The ways model output goes wrong, as text transformations.
+"""The ways model output goes wrong, as text transformations, and how a model's text
+is cut into stream chunks.
 
 The demo provider's fault profile and the simulator's scripted faults both use
 these, so a malformed or drifting answer looks the same from either.
@@ -74,3 +75,19 @@ def _collect_objects(value: Any, out: list[dict[str, Any]]) -> None:
     elif isinstance(value, list):
         for item in value:
             _collect_objects(item, out)
+
+
+_CHUNK_SIZES = (3, 5, 2, 4, 6, 4, 3, 5)
+
+
+def chunk_text(text: str) -> list[str]:
+    """Cut text into token-sized pieces of two to six characters, deterministically."""
+    pieces: list[str] = []
+    start = 0
+    turn = 0
+    while start < len(text):
+        size = _CHUNK_SIZES[turn % len(_CHUNK_SIZES)]
+        pieces.append(text[start : start + size])
+        start += size
+        turn += 1
+    return pieces

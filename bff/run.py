@@ -1,6 +1,7 @@
 """What a run reports: its events, its metadata and its outcome codes.
 
-A leaf module of plain values; the API layer turns them into GraphQL types.
+Plain values (and the one mapping from an error to its code), over the leaf
+``bff.exceptions``; the API layer turns them into GraphQL types.
 """
 
 from __future__ import annotations
@@ -10,6 +11,18 @@ from enum import StrEnum
 from typing import Protocol, TypeAlias
 
 from pydantic import BaseModel
+
+from bff.exceptions import (
+    BFFError,
+    BudgetExceededError,
+    ContentFilteredError,
+    DeadlineExceededError,
+    OutputError,
+    ProviderTimeoutError,
+    RateLimitedError,
+    RefusalError,
+    ToolDepthExceededError,
+)
 
 
 class Fallback(StrEnum):
@@ -35,6 +48,23 @@ class ErrorCode(StrEnum):
 
 
 SAFE_RESPONSE_ROUTE = "safe-response"
+
+
+def error_code(error: BFFError) -> ErrorCode:
+    """The code a client sees for a run that ended on ``error``."""
+    if isinstance(error, RefusalError | ContentFilteredError):
+        return ErrorCode.REFUSED
+    if isinstance(error, BudgetExceededError):
+        return ErrorCode.BUDGET_EXCEEDED
+    if isinstance(error, ToolDepthExceededError):
+        return ErrorCode.TOOL_DEPTH_EXCEEDED
+    if isinstance(error, OutputError):
+        return ErrorCode.VALIDATION_FAILED
+    if isinstance(error, RateLimitedError):
+        return ErrorCode.RATE_LIMITED
+    if isinstance(error, ProviderTimeoutError | DeadlineExceededError):
+        return ErrorCode.TIMEOUT
+    return ErrorCode.PROVIDER_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

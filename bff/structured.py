@@ -29,6 +29,7 @@ from bff.observe.tracing import Span, start_span
 from bff.providers._types import (
     ChatRequest,
     Finish,
+    ProviderEvent,
     RefusalDelta,
     TextDelta,
     ToolCall,
@@ -90,22 +91,10 @@ class StructuredCall:
         self.result: CallResult | None = None
 
     async def events(self) -> AsyncGenerator[Progress, None]:
-        tools = self._task.output_mode == "tools"
-        parser = JsonStreamParser(
-            self._task.schema_node, allow_preamble=self._task.output_mode == "json_object"
-        )
-        refusal = ""
-        finish: str | None = None
-        usage: Usage | None = None
-        call_id: str | None = None
-        requested: dict[int, list[str]] = {}  # index -> [id, name, arguments]
-        deltas = reported_items = 0
-        last_report = -math.inf  # the first delta is reported at once
-        output: BaseModel | None = None
+        reading = _Reading(self._task, self._clock())
         error: OutputError | ProviderError | DeadlineExceededError | None = None
+        output: BaseModel | None = None
         calls: tuple[ToolCall, ...] = ()
-        started = self._clock()
-        first_token_s: float | None = None
         try:
             with _ended(start_span("bff.parse", self._span)):
                 events = within(
@@ -115,57 +104,19 @@ class StructuredCall:
                 )
                 async with aclosing(events) as stream:
                     async for event in stream:
-                        if isinstance(event, TextDelta):
-                            if not tools:
-                                deltas += 1
-                                parser.feed(event.text)
-                        elif isinstance(event, ToolCallDelta):
-                            if tools and event.index == 0:
-                                deltas += 1
-                                call_id = call_id or event.id
-                                parser.feed(event.arguments)
-                            elif not tools:
-                                deltas += 1
-                                _add_fragment(requested, event)
-                        elif isinstance(event, RefusalDelta):
-                            refusal += event.text
-                        elif isinstance(event, Finish):
-                            finish = event.reason
-                        else:
-                            usage = event
                         now = self._clock()
-                        if first_token_s is None and (deltas or refusal):
-                            first_token_s = now - started
-                        if deltas and (
-                            parser.items_validated != reported_items
-                            or now - last_report >= self._progress_every
-                        ):
-                            reported_items, last_report = parser.items_validated, now
-                            yield Progress(self._attempt, self._route, deltas, reported_items)
-            if requested and not parser.text.strip() and not refusal:
-                if finish == "length":
-                    raise TruncatedOutputError("the model stopped at max_tokens mid tool call")
-                calls = tuple(
-                    ToolCall(id or f"call_{index}", name, arguments)
-                    for index, (id, name, arguments) in sorted(requested.items())
-                )
-            else:
+                        reading.take(event, now)
+                        if reading.report_due(now, self._progress_every):
+                            yield Progress(
+                                self._attempt, self._route, reading.deltas, reading.reported_items
+                            )
+            calls = reading.tool_calls()
+            if not calls:
                 with _ended(start_span("bff.validate", self._span)):
-                    output = self._accept(parser, finish, refusal)
+                    output = self._accept(reading.parser, reading.finish, reading.refusal)
         except (OutputError, ProviderError, DeadlineExceededError) as exc:
             error = exc
-        text = parser.text
-        self.result = CallResult(
-            output,
-            error,
-            text,
-            call_id,
-            usage.prompt_tokens if usage else estimate_prompt_tokens(self._request),
-            usage.completion_tokens if usage else estimate_tokens(text or refusal),
-            calls,
-            first_token_s,
-            isinstance(error, OutputError) and finish is None,
-        )
+        self.result = reading.result(self._request, output, error, calls)
 
     def _accept(self, parser: JsonStreamParser, finish: str | None, refusal: str) -> BaseModel:
         if refusal:
@@ -181,12 +132,94 @@ class StructuredCall:
         return parser.close()
 
 
-def _add_fragment(requested: dict[int, list[str]], delta: ToolCallDelta) -> None:
-    """Accumulate one fragment of a tool call the model is making."""
-    call = requested.setdefault(delta.index, ["", "", ""])
-    call[0] = call[0] or delta.id or ""
-    call[1] = call[1] or delta.name or ""
-    call[2] += delta.arguments
+class _Reading:
+    """What a structured call has read so far: the answer fed to the parser, tool calls
+    asked for, a refusal, the finish reason, the usage."""
+
+    def __init__(self, task: Task[Any, Any], started: float) -> None:
+        self.tools = task.output_mode == "tools"
+        self.parser = JsonStreamParser(
+            task.schema_node, allow_preamble=task.output_mode == "json_object"
+        )
+        self.started = started
+        self.refusal = ""
+        self.finish: str | None = None
+        self.usage: Usage | None = None
+        self.call_id: str | None = None
+        self.requested: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        self.deltas = self.reported_items = 0
+        self.last_report = -math.inf  # the first delta is reported at once
+        self.first_token_s: float | None = None
+
+    def take(self, event: ProviderEvent, now: float) -> None:
+        """Feed one provider event; the parser raises at the first impossible token."""
+        if isinstance(event, TextDelta):
+            if not self.tools:
+                self.deltas += 1
+                self.parser.feed(event.text)
+        elif isinstance(event, ToolCallDelta):
+            self._tool_delta(event)
+        elif isinstance(event, RefusalDelta):
+            self.refusal += event.text
+        elif isinstance(event, Finish):
+            self.finish = event.reason
+        else:
+            self.usage = event
+        if self.first_token_s is None and (self.deltas or self.refusal):
+            self.first_token_s = now - self.started
+
+    def _tool_delta(self, delta: ToolCallDelta) -> None:
+        if self.tools:  # the answer is the output function's arguments (call 0)
+            if delta.index == 0:
+                self.deltas += 1
+                self.call_id = self.call_id or delta.id
+                self.parser.feed(delta.arguments)
+            return
+        self.deltas += 1  # a call of one of the task's tools
+        call = self.requested.setdefault(delta.index, ["", "", ""])
+        call[0] = call[0] or delta.id or ""
+        call[1] = call[1] or delta.name or ""
+        call[2] += delta.arguments
+
+    def report_due(self, now: float, every: float) -> bool:
+        """Whether progress is worth a report: new items validated, or time has passed."""
+        if not self.deltas or (
+            self.parser.items_validated == self.reported_items and now - self.last_report < every
+        ):
+            return False
+        self.reported_items, self.last_report = self.parser.items_validated, now
+        return True
+
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The task's tools the model called instead of answering (none if it answered)."""
+        if not self.requested or self.parser.text.strip() or self.refusal:
+            return ()
+        if self.finish == "length":
+            raise TruncatedOutputError("the model stopped at max_tokens mid tool call")
+        return tuple(
+            ToolCall(id or f"call_{index}", name, arguments)
+            for index, (id, name, arguments) in sorted(self.requested.items())
+        )
+
+    def result(
+        self,
+        request: ChatRequest,
+        output: BaseModel | None,
+        error: OutputError | ProviderError | DeadlineExceededError | None,
+        calls: tuple[ToolCall, ...],
+    ) -> CallResult:
+        text, usage = self.parser.text, self.usage
+        return CallResult(
+            output,
+            error,
+            text,
+            self.call_id,
+            usage.prompt_tokens if usage else estimate_prompt_tokens(request),
+            usage.completion_tokens if usage else estimate_tokens(text or self.refusal),
+            calls,
+            self.first_token_s,
+            isinstance(error, OutputError) and self.finish is None,
+        )
 
 
 @contextmanager

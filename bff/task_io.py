@@ -3,14 +3,17 @@ size limits, PII redaction before the provider sees anything, and restoration.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from bff.exceptions import InputRejectedError
+from bff.providers._types import Message
 from bff.sanitize import Redactor, clean_text, map_strings, strings
-from bff.streaming.parser import format_errors
 from bff.tasks import Task
+from bff.tokens import estimate_tokens
+from bff.vocabulary import format_errors
 
 
 def checked_input(task: Task[Any, Any], data: BaseModel) -> BaseModel:
@@ -52,3 +55,29 @@ def restored(task: Task[Any, Any], output: BaseModel, redactor: Redactor) -> Bas
     except ValidationError:
         return output
     return restored
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A task's input made ready for a provider: checked, redacted, in messages."""
+
+    data: BaseModel
+    redacted: BaseModel
+    redactor: Redactor
+    messages: tuple[Message, ...]
+
+
+def prepared_input(task: Task[Any, Any], data: BaseModel) -> Prepared:
+    """The input checked, redacted and turned into the task's messages; raises
+    InputRejectedError when it breaks a limit (characters, or the prompt's tokens)."""
+    data = checked_input(task, data)
+    redactor = Redactor()
+    redacted = redacted_input(task, data, redactor)
+    messages = task.messages(redacted)
+    prompt_tokens = sum(estimate_tokens(m.content or "") for m in messages)
+    if prompt_tokens > task.max_input_tokens:
+        limit = task.max_input_tokens
+        raise InputRejectedError(
+            f"the prompt is about {prompt_tokens} tokens; max_input_tokens is {limit}"
+        )
+    return Prepared(data, redacted, redactor, messages)

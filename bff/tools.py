@@ -13,7 +13,6 @@ server; each call has a time limit.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import re
@@ -26,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from bff.exceptions import ToolCallError
 from bff.providers._types import Message, ToolCall, ToolSpec
-from bff.streaming.parser import format_errors
+from bff.vocabulary import format_errors
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -60,6 +59,8 @@ class Tool(Generic[ArgsT]):
         except ValidationError as exc:
             problems = "; ".join(format_errors(exc))
             raise ToolCallError(f"invalid arguments for {self.name}: {problems}") from None
+        import asyncio  # here, not at the top: ``import bff`` stays light
+
         try:
             if inspect.iscoroutinefunction(self.function):
                 result = await asyncio.wait_for(self.function(args), self.timeout_s)

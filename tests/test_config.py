@@ -6,8 +6,8 @@ import pytest
 
 from bff.config import DEFAULT_MODEL, load_settings
 from bff.exceptions import ConfigError
-from bff.providers.demo import DEMO_FAULTS
 from bff.routes import Route, parse_route
+from bff.vocabulary import DEMO_FAULTS
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,9 @@ import anyio
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from bff.api.errors import json_error
 from bff.api.limits import is_json
 from bff.chat import ChatBody, ChatDone, ChatFailed, ChatRunner, Token
 from bff.clients import Principal
@@ -32,7 +33,7 @@ from bff.providers._types import Message
 from bff.ratelimit import ClientGate
 from bff.run import ErrorCode
 from bff.sanitize import clean_text
-from bff.streaming.parser import format_errors
+from bff.vocabulary import format_errors
 
 
 def _event(name: str, number: int, data: dict[str, object]) -> bytes:
@@ -107,22 +108,22 @@ def chat_endpoint(
 
     async def chat_stream(request: Request) -> Response:
         if not is_json(request):
-            return _refused(415, ErrorCode.INPUT_REJECTED, "send the body as application/json")
+            return json_error(415, ErrorCode.INPUT_REJECTED, "send the body as application/json")
         try:
             # Pydantic's JSON parser already refuses text that is not valid Unicode.
             body = ChatBody.model_validate_json(await request.body())
         except ValidationError as exc:
-            return _refused(400, ErrorCode.INPUT_REJECTED, "; ".join(format_errors(exc)))
+            return json_error(400, ErrorCode.INPUT_REJECTED, "; ".join(format_errors(exc)))
         if not policy.allow_client_system and any(m.role == "system" for m in body.messages):
             message = "system messages are the server's: send user and assistant turns only"
-            return _refused(400, ErrorCode.INPUT_REJECTED, message)
+            return json_error(400, ErrorCode.INPUT_REJECTED, message)
         messages = tuple(Message(m.role, clean_text(m.content)) for m in body.messages)
         principal: Principal = request.state.principal
         held = ExitStack()
         try:
             held.enter_context(policy.gate.run(principal))
         except ClientLimitError as exc:
-            response = _refused(429, ErrorCode.RATE_LIMITED, str(exc))
+            response = json_error(429, ErrorCode.RATE_LIMITED, str(exc))
             response.headers["retry-after"] = str(math.ceil(exc.retry_after))
             return response
         held.enter_context(streams("sse"))
@@ -137,7 +138,3 @@ def chat_endpoint(
         )
 
     return chat_stream
-
-
-def _refused(status: int, code: ErrorCode, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code.value, "message": message}}, status_code=status)

@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bff.api.errors import json_error
 from bff.api.limits import is_json
-from bff.providers.demo import DEMO_FAULTS, DemoFault, DemoProvider, FaultProfile
+from bff.providers.demo import DemoProvider, FaultProfile
 from bff.routes import parse_route
 from bff.run import ErrorCode
-from bff.streaming.parser import format_errors
+from bff.vocabulary import DEMO_FAULTS, DemoFault, format_errors
 
 
 class FaultSwitch(BaseModel):
@@ -50,8 +51,7 @@ def demo_faults_endpoint(
         if request.method == "GET":
             return JSONResponse(state())
         if not is_json(request):
-            error = {"code": ErrorCode.INPUT_REJECTED.value, "message": "send application/json"}
-            return JSONResponse({"error": error}, status_code=415)
+            return json_error(415, ErrorCode.INPUT_REJECTED, "send application/json")
         try:
             switch = FaultSwitch.model_validate_json(await request.body())
         except ValidationError as exc:
@@ -66,5 +66,4 @@ def demo_faults_endpoint(
 
 
 def _rejected(message: str) -> Response:
-    error = {"code": ErrorCode.INPUT_REJECTED.value, "message": message}
-    return JSONResponse({"error": error}, status_code=400)
+    return json_error(400, ErrorCode.INPUT_REJECTED, message)

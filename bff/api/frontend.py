@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from bff.api.errors import json_error
 from bff.api.operations import Operation, load_operations
 from bff.api.trusted import document_id
 
@@ -92,5 +93,4 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "websocket":
         await WebSocketClose()(scope, receive, send)
         return
-    body = {"error": {"code": "NOT_FOUND", "message": "no such route"}}
-    await JSONResponse(body, status_code=404)(scope, receive, send)
+    await json_error(404, "NOT_FOUND", "no such route")(scope, receive, send)

@@ -43,8 +43,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.types import ExecutionResult
 
-from bff.api.drain import Drain
+from bff.api.errors import GRAPHQL_RESPONSE, graphql_error, wants_graphql_response
 from bff.api.identity import Authenticator, header_credential, payload_credential
+from bff.api.runtime import Services
 from bff.api.trusted import DocumentError, TrustedDocuments
 from bff.clients import Principal
 from bff.exceptions import ClientLimitError, UnauthenticatedError
@@ -57,7 +58,6 @@ from graphql import (
     parse,
 )
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 _STATUS_FOR_REASON = {"Unsupported content type": 415}
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
 
@@ -82,11 +82,6 @@ class _RequestError(Exception):
     def __init__(self, status: int, message: str, code: str) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
-
-
-def _wants_graphql_response(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return GRAPHQL_RESPONSE in accept
 
 
 def _operation_type(
@@ -221,8 +216,9 @@ class GraphQLView(GraphQL):
 
     graphql_transport_ws_handler_class = _TransportWSHandler  # type: ignore[assignment]
 
-    def __init__(self, schema: BaseSchema, drain: Drain | None, edge: GraphQLEdge) -> None:
-        self._drain = drain
+    def __init__(self, schema: BaseSchema, services: Services, edge: GraphQLEdge) -> None:
+        self._services = services
+        self._drain = services.drain
         self.edge = edge
         super().__init__(
             schema,
@@ -247,7 +243,12 @@ class GraphQLView(GraphQL):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Any:
         principal: Principal | None = request.scope.get("state", {}).get("principal")
-        return {"request": request, "response": response, "principal": principal}
+        return {
+            "request": request,
+            "response": response,
+            "principal": principal,
+            "services": self._services,
+        }
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData:
         if request.method == "GET":
@@ -322,12 +323,12 @@ class GraphQLView(GraphQL):
         # A request error: nothing was executed (no field path on any error).
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             request.state.graphql_request_error = True
-            if _wants_graphql_response(request):
+            if wants_graphql_response(request.headers):
                 body.pop("data", None)
         return body
 
     def _adapt(self, request: Request, response: Response) -> None:
-        if not _wants_graphql_response(request):
+        if not wants_graphql_response(request.headers):
             return
         if response.headers.get("content-type", "").startswith("application/json"):
             response.headers["content-type"] = GRAPHQL_RESPONSE
@@ -349,8 +350,5 @@ class GraphQLView(GraphQL):
     def _errors(
         self, request: Request, message: str, status: int, code: str | None = None
     ) -> Response:
-        media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
-        error: dict[str, Any] = {"message": message}
-        if code is not None:
-            error["extensions"] = {"code": code}
-        return Response(json.dumps({"errors": [error]}), status_code=status, media_type=media)
+        wanted = wants_graphql_response(request.headers)
+        return graphql_error(status, message, code, graphql_response=wanted)

@@ -10,18 +10,18 @@ error shape, sent before the body is read. The caller's ``Principal`` goes in
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bff.api.errors import error_for
 from bff.api.identity import Authenticator, header_credential
 from bff.exceptions import ClientLimitError, UnauthenticatedError
 from bff.ratelimit import ClientGate
 
-_HEADERS = (b"authorization", b"x-api-key")
 _OPERATION_PARAMETERS = {"query", "documentId", "extensions"}
 
 
@@ -55,54 +55,21 @@ class GuardMiddleware:
         if scope["type"] != "http" or not _needs_credentials(scope):
             await self.app(scope, receive, send)
             return
-        headers = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name in _HEADERS
-        }
+        headers = Headers(scope=scope)
         address = scope["client"][0] if scope.get("client") else "unknown"
         try:
             principal = await self.authenticator.authenticate(header_credential(headers), address)
             self.gate.hit(principal)
         except UnauthenticatedError as exc:
             self.refused("unauthenticated")
-            await _refuse(scope, send, 401, "UNAUTHENTICATED", str(exc), www_authenticate=True)
-            return
+            challenge = {"www-authenticate": 'Bearer realm="bff"'}
+            refusal = error_for(scope, 401, "UNAUTHENTICATED", str(exc), challenge)
         except ClientLimitError as exc:
             self.refused(exc.limit)
-            await _refuse(scope, send, 429, "RATE_LIMITED", str(exc), retry_after=exc.retry_after)
+            wait = {"retry-after": str(math.ceil(exc.retry_after))}
+            refusal = error_for(scope, 429, "RATE_LIMITED", str(exc), wait)
+        else:
+            scope.setdefault("state", {})["principal"] = principal
+            await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
-
-
-async def _refuse(
-    scope: Scope,
-    send: Send,
-    status: int,
-    code: str,
-    message: str,
-    *,
-    www_authenticate: bool = False,
-    retry_after: float | None = None,
-) -> None:
-    body: dict[str, object]
-    media = b"application/json"
-    if scope["path"] == "/graphql":
-        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-        accept = dict(scope["headers"]).get(b"accept", b"")
-        if b"application/graphql-response+json" in accept:
-            media = b"application/graphql-response+json"
-    else:
-        body = {"error": {"code": code, "message": message}}
-    content = json.dumps(body).encode()
-    headers = [
-        (b"content-type", media),
-        (b"content-length", str(len(content)).encode()),
-    ]
-    if www_authenticate:
-        headers.append((b"www-authenticate", b'Bearer realm="bff"'))
-    if retry_after is not None:
-        headers.append((b"retry-after", str(math.ceil(retry_after)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": content})
+        await refusal(scope, receive, send)

@@ -5,12 +5,15 @@ JSON route accepts.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import anyio
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bff.api.errors import error_for
+from bff.observe.logs import log_event
 
 logger = logging.getLogger("bff.edge")
 
@@ -39,29 +42,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length", b"0")
+        body = _Body(receive, self.limit, self.timeout_s)
+        length = Headers(scope=scope).get("content-length", "0")
         if length.isdigit() and int(length) > self.limit:
-            await self._refuse(send, 413, f"the request body is over the {self.limit}-byte limit")
+            await _refuse(scope, receive, send, 413, body.too_large)
             return
-        received = 0
-        complete = False
         started = False
-        deadline = anyio.current_time() + self.timeout_s
-
-        async def limited_receive() -> Message:
-            nonlocal received, complete
-            if complete:
-                return await receive()
-            with anyio.move_on_at(deadline):
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise _ClientGone
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _Refused(413, f"the request body is over the {self.limit}-byte limit")
-                complete = not message.get("more_body", False)
-                return message
-            raise _Refused(408, f"the request body did not arrive within {self.timeout_s:g}s")
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -69,29 +55,57 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, body.receive, tracking_send)
         except _ClientGone:
-            fields = {"event": "client_gone", "path": scope["path"], "received_bytes": received}
-            logger.info("the client went away before its body arrived", extra={"fields": fields})
+            log_event(
+                logger,
+                "the client went away before its body arrived",
+                event="client_gone",
+                path=scope["path"],
+                received_bytes=body.received,
+            )
         except _Refused as exc:
             if started:
                 raise
-            await self._refuse(send, exc.status, exc.message)
+            await _refuse(scope, receive, send, exc.status, exc.message)
 
-    async def _refuse(self, send: Send, status: int, message: str) -> None:
-        body = json.dumps({"errors": [{"message": message}]}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+class _Body:
+    """A request's ``receive``, held to the size limit and the deadline until the
+    whole body has arrived; a disconnect before then ends the request quietly."""
+
+    def __init__(self, receive: Receive, limit: int, timeout_s: float) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._timeout_s = timeout_s
+        self._deadline = anyio.current_time() + timeout_s
+        self.received = 0
+        self.complete = False
+
+    @property
+    def too_large(self) -> str:
+        return f"the request body is over the {self._limit}-byte limit"
+
+    async def receive(self) -> Message:
+        if self.complete:
+            return await self._receive()
+        with anyio.move_on_at(self._deadline):
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            self.received += len(message.get("body", b""))
+            if self.received > self._limit:
+                raise _Refused(413, self.too_large)
+            self.complete = not message.get("more_body", False)
+            return message
+        raise _Refused(408, f"the request body did not arrive within {self._timeout_s:g}s")
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    """Refuse in the route's own error shape, and close: the rest of the body is unread."""
+    code = "BODY_TOO_LARGE" if status == 413 else "BODY_TIMEOUT"
+    response = error_for(scope, status, code, message, {"connection": "close"})
+    await response(scope, receive, send)
 
 
 def is_json(request: Request) -> bool:

@@ -191,6 +191,15 @@ class Health:
     breakers: list[BreakerStatus] = strawberry.field(
         description="Every route called so far, with its circuit breaker."
     )
+    fault_switch: bool = strawberry.field(
+        description="Whether the demo model's fault switch (/demo/faults) is served."
+    )
+
+
+@strawberry.type(description="An error code, and the sentence a client reads for it.")
+class ErrorCodeInfo:
+    code: TaskErrorCode  # type: ignore[valid-type]
+    message: str
 
 
 @strawberry.type(description="Recent output quality of one task on one route.")

@@ -79,27 +79,29 @@ def _instance(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Any:
         }
     if kind == "array":
         return [_instance(node.get("items", {}), defs) for _ in range(node.get("minItems", 0))]
+    return _scalar(kind, node)
+
+
+def _scalar(kind: Any, node: Mapping[str, Any]) -> Any:
+    """The smallest string, number or boolean a node allows (None for anything else)."""
     if kind == "string":
         return "x" * max(node.get("minLength", 0), 1 if node.get("maxLength", 1) else 0)
     if kind in ("integer", "number"):
         low = node.get("minimum", node.get("exclusiveMinimum", -1) + 1)
         return low if kind == "integer" else float(low)
-    if kind == "boolean":
-        return False
-    return None
+    return False if kind == "boolean" else None
 
 
-_CHUNK_SIZES = (3, 5, 2, 4, 6, 4, 3, 5)
+class DemoAnswers:
+    """The demo model, as the demo provider and the simulator are given it."""
+
+    def tool_calls(
+        self, text: str, tools: Sequence[ToolSpec], tool_results: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        return demo_tool_calls(text, tools, tool_results)
+
+    def output(self, text: str, output: OutputSpec, tool_results: Sequence[str]) -> str:
+        return demo_output(text, output, tool_results)
 
 
-def chunk_text(text: str) -> list[str]:
-    """Cut text into token-sized pieces of two to six characters, deterministically."""
-    pieces: list[str] = []
-    start = 0
-    turn = 0
-    while start < len(text):
-        size = _CHUNK_SIZES[turn % len(_CHUNK_SIZES)]
-        pieces.append(text[start : start + size])
-        start += size
-        turn += 1
-    return pieces
+DEMO_ANSWERS = DemoAnswers()

@@ -48,6 +48,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def log_event(
+    logger: logging.Logger, message: str, *, event: str, level: int = logging.INFO, **fields: Any
+) -> None:
+    """Log one structured line: ``message``, with ``event`` and ``fields`` as its keys."""
+    logger.log(level, message, extra={"fields": {"event": event, **fields}})
+
+
 def configure_logging(level: str) -> None:
     """Send every logger (uvicorn's too) to stderr as JSON lines at ``level``."""
     handler = logging.StreamHandler(sys.stderr)

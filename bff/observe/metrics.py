@@ -19,16 +19,80 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
+_COUNTERS = {
+    # attribute: (name, help, labels)
+    "runs": (
+        "bff_runs", "Requests (task runs and chats) by outcome.", ("task", "route", "outcome"),
+    ),
+    "tokens": (
+        "bff_tokens", "Tokens used, by direction (prompt or completion).",
+        ("task", "route", "direction"),
+    ),
+    "cost": ("bff_cost_usd", "Spend from the price table, in US dollars.", ("task", "route")),
+    "calls": (
+        "bff_calls", "Provider calls (attempts and tool rounds) by outcome.",
+        ("task", "route", "outcome"),
+    ),
+    "retries": (
+        "bff_retries", "Attempts retried on the same route, by reason.",
+        ("task", "route", "reason"),
+    ),
+    "validation_failures": (
+        "bff_validation_failures", "Calls whose output could not become a valid result.",
+        ("task", "route", "kind"),
+    ),
+    "abandoned": (
+        "bff_streams_abandoned", "Streams closed early because the output could not be valid.",
+        ("task", "route"),
+    ),
+    "tokens_saved": (
+        "bff_abandoned_tokens_saved",
+        "Tokens not paid for by abandoning streams (max_tokens minus tokens received).",
+        ("task", "route"),
+    ),
+    "fallbacks": (
+        "bff_fallbacks", "Runs answered by a fallback, by kind (model or safe_response).",
+        ("task", "kind"),
+    ),
+    "redactions": ("bff_redactions", "PII values redacted from inputs, by kind.", ("kind",)),
+    "budget_refusals": (
+        "bff_budget_refusals", "Calls refused before they were made, by budget.",
+        ("task", "budget"),
+    ),
+    "tool_calls": ("bff_tool_calls", "Tool calls the model made.", ("task",)),
+    "drift_alerts": ("bff_drift_alerts", "Drift alerts raised.", ("task", "route")),
+    "refusals": (
+        "bff_refusals",
+        "Requests refused at the edge, by reason (unauthenticated, rate, runs, ...).",
+        ("reason",),
+    ),
+}  # fmt: skip
+
+
 class Metrics:
-    """Every metric of the BFF; ``observe`` records one finished run."""
+    """Every metric of the BFF; ``observe`` records one finished run. The counters are
+    the attributes named in ``_COUNTERS``."""
+
+    runs: Counter
+    tokens: Counter
+    cost: Counter
+    calls: Counter
+    retries: Counter
+    validation_failures: Counter
+    abandoned: Counter
+    tokens_saved: Counter
+    fallbacks: Counter
+    redactions: Counter
+    budget_refusals: Counter
+    tool_calls: Counter
+    drift_alerts: Counter
+    refusals: Counter
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.runs = Counter(
-            "bff_runs", "Requests (task runs and chats) by outcome.",
-            ["task", "route", "outcome"], registry=r,
-        )  # fmt: skip
+        for attribute, (name, text, labels) in _COUNTERS.items():
+            setattr(self, attribute, Counter(name, text, labels, registry=r))
         self.run_seconds = Histogram(
             "bff_run_duration_seconds", "Whole-run latency.", ["task", "outcome"],
             buckets=LATENCY_BUCKETS, registry=r,
@@ -36,57 +100,6 @@ class Metrics:
         self.first_token_seconds = Histogram(
             "bff_time_to_first_token_seconds", "Time from a call's start to its first token.",
             ["task", "route"], buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.tokens = Counter(
-            "bff_tokens", "Tokens used, by direction (prompt or completion).",
-            ["task", "route", "direction"], registry=r,
-        )  # fmt: skip
-        self.cost = Counter(
-            "bff_cost_usd", "Spend from the price table, in US dollars.",
-            ["task", "route"], registry=r,
-        )  # fmt: skip
-        self.calls = Counter(
-            "bff_calls", "Provider calls (attempts and tool rounds) by outcome.",
-            ["task", "route", "outcome"], registry=r,
-        )  # fmt: skip
-        self.retries = Counter(
-            "bff_retries", "Attempts retried on the same route, by reason.",
-            ["task", "route", "reason"], registry=r,
-        )  # fmt: skip
-        self.validation_failures = Counter(
-            "bff_validation_failures", "Calls whose output could not become a valid result.",
-            ["task", "route", "kind"], registry=r,
-        )  # fmt: skip
-        self.abandoned = Counter(
-            "bff_streams_abandoned", "Streams closed early because the output could not be valid.",
-            ["task", "route"], registry=r,
-        )  # fmt: skip
-        self.tokens_saved = Counter(
-            "bff_abandoned_tokens_saved",
-            "Tokens not paid for by abandoning streams (max_tokens minus tokens received).",
-            ["task", "route"], registry=r,
-        )  # fmt: skip
-        self.fallbacks = Counter(
-            "bff_fallbacks", "Runs answered by a fallback, by kind (model or safe_response).",
-            ["task", "kind"], registry=r,
-        )  # fmt: skip
-        self.redactions = Counter(
-            "bff_redactions", "PII values redacted from inputs, by kind.", ["kind"], registry=r
-        )
-        self.budget_refusals = Counter(
-            "bff_budget_refusals", "Calls refused before they were made, by budget.",
-            ["task", "budget"], registry=r,
-        )  # fmt: skip
-        self.tool_calls = Counter(
-            "bff_tool_calls", "Tool calls the model made.", ["task"], registry=r
-        )
-        self.drift_alerts = Counter(
-            "bff_drift_alerts", "Drift alerts raised.", ["task", "route"], registry=r
-        )
-        self.refusals = Counter(
-            "bff_refusals",
-            "Requests refused at the edge, by reason (unauthenticated, rate, runs, ...).",
-            ["reason"], registry=r,
         )  # fmt: skip
         self.open_streams = Gauge(
             "bff_open_streams", "Open SSE chat streams and GraphQL subscriptions.",

@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
-__all__ = ["Span", "start_span"]
+__all__ = ["AttributeValue", "Span", "start_span"]
 
 _tracer = trace.get_tracer("bff")
 

@@ -57,14 +57,19 @@ def _strict_node(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, 
             f"{out['description']} {sentence}" if "description" in out else sentence
         )
     if out.get("type") == "object" or "properties" in out:
-        properties: dict[str, Any] = out.setdefault("properties", {})
-        required = set(node.get("required", ()))
-        for name, sub in properties.items():
-            if name not in required:
-                properties[name] = _nullable(sub)
-        out["required"] = list(properties)
-        out["additionalProperties"] = False
+        _close_object(out, set(node.get("required", ())))
     return out
+
+
+def _close_object(out: dict[str, Any], required: set[str]) -> None:
+    """Strict mode's objects: every property required (optional ones may be null), no
+    other keys."""
+    properties: dict[str, Any] = out.setdefault("properties", {})
+    for name, sub in properties.items():
+        if name not in required:
+            properties[name] = _nullable(sub)
+    out["required"] = list(properties)
+    out["additionalProperties"] = False
 
 
 def _nullable(node: dict[str, Any]) -> dict[str, Any]:

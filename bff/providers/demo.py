@@ -1,49 +1,51 @@
 """The offline demo provider: deterministic, no network, no key.
 
-It streams the demo model's answer (``bff.demo.model``) a few characters at a
-time, honours the output mode and ``max_tokens``, and can inject faults from a
-seeded profile so a demo shows retries and fallbacks without a real outage.
+It streams the answers it is given (the demo model's, ``bff.demo.model``, when
+the registry builds it) a few characters at a time, honours the output mode and
+``max_tokens``, and can inject faults from a seeded profile so a demo shows
+retries and fallbacks without a real outage.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Protocol
 
-from bff.demo.faults import (
+from bff.exceptions import RateLimitedError, ServerError, StreamInterruptedError
+from bff.faults import (
     REFUSAL_TEXT,
+    chunk_text,
     helpful_suffix,
     malformed,
     schema_violation,
     truncated,
 )
-from bff.demo.model import chunk_text, demo_output, demo_tool_calls
-from bff.exceptions import RateLimitedError, ServerError, StreamInterruptedError
 from bff.providers._types import (
     ChatRequest,
     Finish,
+    OutputSpec,
     ProviderEvent,
     RefusalDelta,
     TextDelta,
     ToolCallDelta,
+    ToolSpec,
     Usage,
 )
 from bff.tokens import CHARS_PER_TOKEN, estimate_tokens
+from bff.vocabulary import DEMO_FAULTS, DemoFault
 
-DemoFault = Literal[
-    "rate_limit",
-    "server_error",
-    "malformed",
-    "schema_violation",
-    "drift",
-    "length",
-    "refusal",
-    "drop",
-]
-DEMO_FAULTS: tuple[DemoFault, ...] = get_args(DemoFault)
+
+class Answers(Protocol):
+    """What a scripted model answers: its tool calls, then its text (or JSON)."""
+
+    def tool_calls(
+        self, text: str, tools: Sequence[ToolSpec], tool_results: Sequence[str]
+    ) -> list[tuple[str, str]]: ...
+
+    def output(self, text: str, output: OutputSpec, tool_results: Sequence[str]) -> str: ...
 
 
 @dataclass
@@ -67,7 +69,10 @@ class FaultProfile:
 class DemoProvider:
     """Streams the demo model's answer; see the module docstring."""
 
-    def __init__(self, *, chunk_delay: float = 0.0, faults: FaultProfile | None = None) -> None:
+    def __init__(
+        self, answers: Answers, *, chunk_delay: float = 0.0, faults: FaultProfile | None = None
+    ) -> None:
+        self.answers = answers
         self.chunk_delay = chunk_delay
         self.faults = faults or FaultProfile()
         self.by_model: dict[str, FaultProfile] = {}
@@ -83,51 +88,74 @@ class DemoProvider:
         if fault == "server_error":
             raise ServerError("demo model: server error (fault profile)", status=503)
         prompt_tokens = sum(estimate_tokens(m.content or "") for m in request.messages)
-        tools = request.output.mode == "tools"
-        finish = "tool_calls" if tools else "stop"
         asked = request.last_user_text if request.output.mode == "text" else request.first_user_text
         results = [m.content or "" for m in request.messages if m.role == "tool"]
-        calls = demo_tool_calls(asked, request.tools, results)
+        calls = self.answers.tool_calls(asked, request.tools, results)
         if calls and fault is None:
-            for index, (tool, arguments) in enumerate(calls):
-                for number, piece in enumerate(chunk_text(arguments)):
-                    if self.chunk_delay:
-                        await asyncio.sleep(self.chunk_delay)
-                    first = number == 0
-                    call_id = f"call_demo_{index}" if first else None
-                    yield ToolCallDelta(index, call_id, tool if first else None, piece)
-            yield Finish("tool_calls")
+            async for event in self._tool_calls(calls):
+                yield event
             yield Usage(prompt_tokens, estimate_tokens("".join(a for _, a in calls)))
             return
-        text = demo_output(asked, request.output, results)
-        if fault == "malformed":
-            text = malformed(text)
-        elif fault == "schema_violation":
-            text = schema_violation(text)
-        elif fault == "drift":
-            text = helpful_suffix(text)
-        elif fault == "length":
-            text, finish = truncated(text), "length"
+        done = "tool_calls" if request.output.mode == "tools" else "stop"
+        text, finish = _faulted(self.answers.output(asked, request.output, results), fault, done)
         if request.max_tokens is not None and estimate_tokens(text) > request.max_tokens:
             text, finish = text[: request.max_tokens * CHARS_PER_TOKEN], "length"
-        pieces = chunk_text(REFUSAL_TEXT if fault == "refusal" else text)
+        pieces = chunk_text(text)
         if fault == "drop":
             pieces = pieces[: len(pieces) // 2]
+        async for event in self._answer(request, pieces, refusal=fault == "refusal"):
+            yield event
+        if fault == "drop":
+            raise StreamInterruptedError("demo model: stream dropped (fault profile)")
+        yield Finish(finish)
+        yield Usage(prompt_tokens, estimate_tokens("".join(pieces)))
+
+    async def _tool_calls(
+        self, calls: list[tuple[str, str]]
+    ) -> AsyncGenerator[ProviderEvent, None]:
+        """The demo model calling tools: each call's arguments, a few characters at a time."""
+        for index, (tool, arguments) in enumerate(calls):
+            for number, piece in enumerate(chunk_text(arguments)):
+                await self._pause()
+                first = number == 0
+                call_id = f"call_demo_{index}" if first else None
+                yield ToolCallDelta(index, call_id, tool if first else None, piece)
+        yield Finish("tool_calls")
+
+    async def _answer(
+        self, request: ChatRequest, pieces: list[str], *, refusal: bool
+    ) -> AsyncGenerator[ProviderEvent, None]:
+        """The answer's pieces: a refusal, text, or the output function's arguments."""
         for index, piece in enumerate(pieces):
-            if self.chunk_delay:
-                await asyncio.sleep(self.chunk_delay)
-            if fault == "refusal":
+            await self._pause()
+            if refusal:
                 yield RefusalDelta(piece)
-            elif tools:
+            elif request.output.mode == "tools":
                 first = index == 0
                 name = request.output.name if first else None
                 yield ToolCallDelta(0, "call_demo_0" if first else None, name, piece)
             else:
                 yield TextDelta(piece)
-        if fault == "drop":
-            raise StreamInterruptedError("demo model: stream dropped (fault profile)")
-        yield Finish("stop" if fault == "refusal" else finish)
-        yield Usage(prompt_tokens, estimate_tokens("".join(pieces)))
+
+    async def _pause(self) -> None:
+        if self.chunk_delay:
+            await asyncio.sleep(self.chunk_delay)
 
     async def aclose(self) -> None:
         return None
+
+
+def _faulted(text: str, fault: DemoFault | None, done: str) -> tuple[str, str]:
+    """The answer after ``fault``, and the finish reason it ends with (``done`` when the
+    fault leaves it as it was)."""
+    transform = {
+        "malformed": malformed,
+        "schema_violation": schema_violation,
+        "drift": helpful_suffix,
+        "length": truncated,
+    }.get(fault or "")
+    if fault == "refusal":
+        return REFUSAL_TEXT, "stop"
+    if transform is None:
+        return text, done
+    return transform(text), "length" if fault == "length" else done

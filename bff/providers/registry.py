@@ -1,8 +1,13 @@
-"""Resolve model routes to providers: one provider (and one HTTP client) per endpoint."""
+"""Resolve model routes to providers: one provider (and one HTTP client) per endpoint.
+
+This is where the demo provider is given the demo model's answers: the one place
+outside the entry points that knows the sample app in ``bff.demo``.
+"""
 
 from __future__ import annotations
 
 from bff.config import Settings
+from bff.demo.model import DEMO_ANSWERS
 from bff.providers.base import Provider
 from bff.providers.demo import DemoProvider, FaultProfile
 from bff.providers.openai import OpenAIProvider, Timeouts
@@ -32,7 +37,7 @@ class ProviderRegistry:
         s = self._settings
         if name == "demo":
             faults = FaultProfile(s.demo_fault_rate, tuple(s.demo_fault_kinds), s.demo_fault_seed)
-            return DemoProvider(chunk_delay=s.demo_chunk_delay_s, faults=faults)
+            return DemoProvider(DEMO_ANSWERS, chunk_delay=s.demo_chunk_delay_s, faults=faults)
         endpoint = s.endpoint(name)
         return OpenAIProvider(
             api_key=endpoint.api_key,

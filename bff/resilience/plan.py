@@ -15,7 +15,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bff.exceptions import BFFError, ProviderError, RateLimitedError, RefusalError
+from bff.exceptions import (
+    BFFError,
+    CircuitOpenError,
+    DeadlineExceededError,
+    ProviderError,
+    RateLimitedError,
+    RefusalError,
+)
 from bff.resilience.backoff import RetryPolicy
 from bff.resilience.breaker import Breakers
 
@@ -110,6 +117,15 @@ class AttemptPlan:
             self.expired = True
             self._index = len(self.routes)
         return delay
+
+    def final_error(self, last: BFFError | None) -> BFFError:
+        """Why the plan ran out: the deadline, open circuits, or the last attempt's error."""
+        if self.expired:
+            attempts = f"after {self.number} attempt{'s' if self.number != 1 else ''}"
+            return DeadlineExceededError(f"the request deadline passed {attempts}")
+        if last is None:
+            return CircuitOpenError("every route's circuit is open: " + ", ".join(self.skipped))
+        return last
 
     def _move_on(self) -> None:
         self._index += 1

@@ -24,31 +24,15 @@ from bff.exceptions import (
     TruncatedOutputError,
 )
 from bff.streaming.schema import Node
+from bff.vocabulary import format_errors, join_path
 
 # The C backend, by name: the pure-Python fallback would be tens of times slower.
 _YAJL = ijson.get_backend("yajl2_c")
 _FENCE = re.compile(r"```[\w+-]*[ \t]*\r?\n?")
 _BEFORE, _INSIDE, _AFTER = 0, 1, 2
 _Frame = tuple[Node | None, Any, Any]
-
-
-def format_errors(error: ValidationError, prefix: str = "") -> list[str]:
-    """One line per Pydantic error: ``path: message``."""
-    lines = []
-    for item in error.errors(include_url=False):
-        path = _join_path(prefix, item["loc"])
-        lines.append(f"{path or '(root)'}: {item['msg']}")
-    return lines
-
-
-def _join_path(prefix: str, parts: Any) -> str:
-    path = prefix
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
+_OPENING = frozenset(("start_map", "start_array"))
+_CLOSING = frozenset(("end_map", "end_array"))
 
 
 class JsonStreamParser:
@@ -178,20 +162,16 @@ class JsonStreamParser:
             )
 
     def _walk(self, events: list[tuple[str, Any]]) -> None:
-        # The hot path: one pass over the parse events of a feed, with the state
-        # in locals and each check reduced to a comparison with precomputed
-        # bounds; the precise (slow) checks run only when a fast one says no.
-        stack = self._stack
+        # The hot path: one pass over the parse events of a feed, with the state in
+        # locals and each scalar check reduced to a comparison with precomputed bounds;
+        # the precise (slow) checks, and objects and arrays opening and closing, are
+        # methods of their own.
         parent, cont, key, node = self._parent, self._cont, self._key, self._node
         for event, value in events:
             if event == "map_key":
                 assert parent is not None
-                child = parent.props.get(value)
-                if child is None:
-                    child = parent.child(value)
-                    if child is None:
-                        self._fail(cont, value, f"unknown key {value!r}")
-                node, key = child, value
+                node = parent.props.get(value) or self._child(parent, cont, value)
+                key = value
                 continue
             if event == "string":
                 if not (node.fast_string and node.min_length <= len(value) <= node.max_length):
@@ -199,50 +179,80 @@ class JsonStreamParser:
             elif event == "number":
                 if not (type(value) is int and node.fast_int and node.low <= value <= node.high):
                     self._check_number(node, value, cont, key)
-            elif event == "start_map" or event == "start_array":
-                kind = "object" if event == "start_map" else "array"
-                if kind not in node.kinds:
-                    self._fail(cont, key, f"expected {_expected(node)}, got an {kind}")
-                if type(cont) is list and len(cont) >= parent.max_items:  # type: ignore[union-attr]
-                    self._fail(cont, key, f"more than {parent.max_items} items")  # type: ignore[union-attr]
-                stack.append((parent, cont, key))
-                parent, cont = node, ({} if kind == "object" else [])
-                if kind == "array":
-                    node = node.element
+            elif event in _OPENING:
+                parent, cont, node = self._open(event, parent, node, cont, key)
                 continue
-            elif event == "end_map" or event == "end_array":
-                done, value = parent, cont
-                assert done is not None
-                if event == "end_map":
-                    for name in done.required:
-                        if name not in value:
-                            self._fail(value, name, "required key missing")
-                    if done.model is not None:
-                        value = self._validate(done.model, value)
-                elif len(value) < done.min_items:
-                    self._fail(None, None, f"fewer than {done.min_items} items")
-                parent, cont, key = stack.pop()
-                if parent is None:
-                    self.result, self._state = value, _AFTER
-                    break
-                if type(cont) is list:
-                    node = parent.element
-                    if done.model is not None:
-                        self.items_validated += 1
-            elif event == "boolean":
-                if "boolean" not in node.kinds or (
-                    node.enum is not None and value not in node.enum
-                ):
-                    self._check_enum_or_kind(node, value, "a boolean", cont, key)
-            elif "null" not in node.kinds:
-                self._fail(cont, key, f"expected {_expected(node)}, got null")
+            elif event in _CLOSING:
+                parent, cont, key, node = self._close(event, parent, cont, node)
+                continue
+            else:
+                self._check_literal(node, value, cont, key)
             if type(cont) is list:
-                if len(cont) >= parent.max_items:  # type: ignore[union-attr]
-                    self._fail(cont, key, f"more than {parent.max_items} items")  # type: ignore[union-attr]
-                cont.append(value)
+                self._append(cont, parent, key, value)
             else:
                 cont[key] = value
         self._parent, self._cont, self._key, self._node = parent, cont, key, node
+
+    def _child(self, parent: Node, cont: Any, name: str) -> Node:
+        """The node of a key that is not a plain property (a pattern or extra key)."""
+        child = parent.child(name)
+        if child is None:
+            self._fail(cont, name, f"unknown key {name!r}")
+        return child
+
+    def _open(
+        self, event: str, parent: Node | None, node: Node, cont: Any, key: Any
+    ) -> tuple[Node, Any, Node]:
+        """An object or array starts: its node, its empty container, its items' node."""
+        kind = "object" if event == "start_map" else "array"
+        if kind not in node.kinds:
+            self._fail(cont, key, f"expected {_expected(node)}, got an {kind}")
+        if type(cont) is list and parent is not None and len(cont) >= parent.max_items:
+            self._fail(cont, key, f"more than {parent.max_items} items")
+        self._stack.append((parent, cont, key))
+        if kind == "object":
+            return node, {}, node
+        return node, [], node.element
+
+    def _close(
+        self, event: str, done: Node | None, value: Any, node: Node
+    ) -> tuple[Node | None, Any, Any, Node]:
+        """An object or array closes: checked (and validated into its model), it goes
+        into the container around it; the state there. The root closing ends the walk."""
+        assert done is not None
+        if event == "end_array":
+            if len(value) < done.min_items:
+                self._fail(None, None, f"fewer than {done.min_items} items")
+        else:
+            for name in done.required:
+                if name not in value:
+                    self._fail(value, name, "required key missing")
+            if done.model is not None:
+                value = self._validate(done.model, value)
+        parent, cont, key = self._stack.pop()
+        if parent is None:
+            self.result, self._state = value, _AFTER
+            return None, None, None, node
+        if type(cont) is not list:
+            cont[key] = value
+            return parent, cont, key, node
+        if done.model is not None:
+            self.items_validated += 1
+        self._append(cont, parent, key, value)
+        return parent, cont, key, parent.element
+
+    def _append(self, cont: list[Any], parent: Node | None, key: Any, value: Any) -> None:
+        assert parent is not None
+        if len(cont) >= parent.max_items:
+            self._fail(cont, key, f"more than {parent.max_items} items")
+        cont.append(value)
+
+    def _check_literal(self, node: Node, value: bool | None, cont: Any, key: Any) -> None:
+        if value is None:
+            if "null" not in node.kinds:
+                self._fail(cont, key, f"expected {_expected(node)}, got null")
+        elif "boolean" not in node.kinds or (node.enum is not None and value not in node.enum):
+            self._check_enum_or_kind(node, value, "a boolean", cont, key)
 
     def _check_string(self, node: Node, value: str, cont: Any, key: Any) -> None:
         if "string" not in node.kinds:
@@ -298,7 +308,7 @@ class JsonStreamParser:
             if container is None:
                 continue
             parts.append(len(container) if type(container) is list else at)
-        return _join_path("", parts)
+        return join_path("", parts)
 
 
 def _kind_ok(kinds: frozenset[str], value: Any) -> bool:

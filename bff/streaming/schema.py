@@ -136,18 +136,7 @@ class _Compiler:
             return _merge([self.compile(b) for b in branches])
         if "allOf" in schema and len(schema["allOf"]) == 1:
             return self.compile(schema["allOf"][0])
-        node = Node()
-        kinds = schema.get("type")
-        if isinstance(kinds, str):
-            node.kinds = frozenset({kinds})
-        elif isinstance(kinds, list):
-            node.kinds = frozenset(kinds)
-        if "const" in schema:
-            node.enum = frozenset({_hashable(schema["const"])})
-        elif "enum" in schema:
-            node.enum = frozenset(_hashable(v) for v in schema["enum"])
-        if node.enum is not None and "type" not in schema:
-            node.kinds = frozenset(_json_type(v) for v in node.enum)
+        node = _values(schema)
         node.min_length = schema.get("minLength", 0)
         node.max_length = schema.get("maxLength", UNBOUNDED)
         if "pattern" in schema:
@@ -157,17 +146,20 @@ class _Compiler:
         node.exclusive_minimum = schema.get("exclusiveMinimum")
         node.exclusive_maximum = schema.get("exclusiveMaximum")
         if "properties" in schema or node.kinds == {"object"}:
-            node.props = {k: self.compile(v) for k, v in schema.get("properties", {}).items()}
-            node.required = tuple(schema.get("required", ()))
-            extra = schema.get("additionalProperties", True)
-            node.closed = extra is False
-            if isinstance(extra, Mapping):
-                node.extra = self.compile(extra)
+            self._object(node, schema)
         if "items" in schema and isinstance(schema["items"], Mapping):
             node.item = self.compile(schema["items"])
         node.min_items = schema.get("minItems", 0)
         node.max_items = schema.get("maxItems", UNBOUNDED)
         return node.seal()
+
+    def _object(self, node: Node, schema: Mapping[str, Any]) -> None:
+        node.props = {k: self.compile(v) for k, v in schema.get("properties", {}).items()}
+        node.required = tuple(schema.get("required", ()))
+        extra = schema.get("additionalProperties", True)
+        node.closed = extra is False
+        if isinstance(extra, Mapping):
+            node.extra = self.compile(extra)
 
     def _ref(self, ref: str) -> Node:
         name = ref.rsplit("/", 1)[-1]
@@ -180,6 +172,23 @@ class _Compiler:
                 setattr(node, slot, getattr(compiled, slot))
             node.model = self._models.get(name)
         return node
+
+
+def _values(schema: Mapping[str, Any]) -> Node:
+    """A node with the kinds and the allowed values (enum, const) of ``schema``."""
+    node = Node()
+    kinds = schema.get("type")
+    if isinstance(kinds, str):
+        node.kinds = frozenset({kinds})
+    elif isinstance(kinds, list):
+        node.kinds = frozenset(kinds)
+    if "const" in schema:
+        node.enum = frozenset({_hashable(schema["const"])})
+    elif "enum" in schema:
+        node.enum = frozenset(_hashable(v) for v in schema["enum"])
+    if node.enum is not None and "type" not in schema:
+        node.kinds = frozenset(_json_type(v) for v in node.enum)
+    return node
 
 
 def _merge(branches: list[Node]) -> Node:

@@ -14,17 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Fault = Literal[
-    "malformed",  # invalid JSON (a trailing comma before the last brace)
-    "schema_violation",  # valid JSON with a key the schema forbids, mid-document
-    "drift",  # every string gains a chatty suffix that overflows its length limit
-    "length",  # half the answer, then finish_reason "length"
-    "refusal",  # a refusal instead of content
-    "content_filter",  # part of the answer, then finish_reason "content_filter"
-    "stall",  # stop sending for stall_s seconds after fault_after_chunks frames
-    "cut",  # end the body cleanly mid-stream: no finish_reason, no [DONE]
-    "drop",  # close the connection mid-stream, mid chunked body
-]
+from bff.vocabulary import SimulatedFault
+
 Outcome = Literal["completed", "hung_up", "cut", "dropped", "error"]
 
 
@@ -58,7 +49,7 @@ class Step(BaseModel):
     tool_calls: list[ScriptedCall] | None = Field(
         default=None, description="Answer with these tool calls (finish_reason tool_calls)."
     )
-    fault: Fault | None = None
+    fault: SimulatedFault | None = None
     fault_after_chunks: int | None = Field(default=None, ge=0)
     stall_s: float = Field(default=30.0, ge=0)
     first_token_delay_s: float = Field(default=0.0, ge=0)

@@ -11,6 +11,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from bff.config import Settings
+from bff.demo.model import DEMO_ANSWERS
 from bff.server import server_config
 from bff.testing.simulator import Simulator
 
@@ -73,7 +74,7 @@ class SimulatorServer(ServerThread):
     """A :class:`Simulator` served on loopback; ``base_url`` is what an SDK wants."""
 
     def __init__(self, simulator: Simulator | None = None, **kwargs: object) -> None:
-        self.simulator = simulator or Simulator()
+        self.simulator = simulator or Simulator(DEMO_ANSWERS)
         super().__init__(self.simulator.app, **kwargs)  # type: ignore[arg-type]
 
     @property

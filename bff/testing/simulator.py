@@ -25,9 +25,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from bff.demo import faults
-from bff.demo.model import chunk_text, demo_output, demo_tool_calls
+from bff import faults
+from bff.faults import chunk_text
 from bff.providers._types import OutputSpec, ToolSpec
+from bff.providers.demo import Answers
 from bff.testing import _wire
 from bff.testing.script import RequestRecord, Script, Step
 from bff.tokens import CHARS_PER_TOKEN, estimate_tokens
@@ -52,7 +53,10 @@ class _ScriptBody(BaseModel):
 class Simulator:
     """The simulator's state and its Starlette app (``.app``)."""
 
-    def __init__(self, *, chunk_delay: float = 0.0) -> None:
+    def __init__(self, answers: Answers, *, chunk_delay: float = 0.0) -> None:
+        """``answers`` are what a request without a scripted answer gets (``bff simulate``
+        and the tests give it the demo model's)."""
+        self.answers = answers
         self.chunk_delay = chunk_delay
         self.script = Script()
         self.requests: list[RequestRecord] = []
@@ -131,7 +135,7 @@ class Simulator:
         if step.body is not None:
             frames = [f.encode() + b"\n\n" for f in step.body.split("\n\n") if f.strip()]
             return self._frame_stream(frames, step, record, step.content_type)
-        answer = _Answer.build(step, body)
+        answer = _Answer.build(step, body, self.answers)
         if not stream:
             record.outcome = "completed"
             return JSONResponse(answer.completion(model, body), headers=_headers())
@@ -280,14 +284,14 @@ class _Answer:
         self.kind, self.text, self.finish, self.calls = kind, text, finish, calls
 
     @classmethod
-    def build(cls, step: Step, body: Mapping[str, Any]) -> _Answer:
+    def build(cls, step: Step, body: Mapping[str, Any], answers: Answers) -> _Answer:
         output = _output_spec(body)
         asked = _user_text(body["messages"], first=output.mode != "text")
         results = _tool_results(body["messages"])
         if step.tool_calls is not None:
             calls = [(c.name, c.arguments) for c in step.tool_calls]
         elif step.content is None:
-            calls = demo_tool_calls(asked, _offered_tools(body), results)
+            calls = answers.tool_calls(asked, _offered_tools(body), results)
         else:
             calls = []
         if calls:
@@ -296,7 +300,7 @@ class _Answer:
         finish = "tool_calls" if kind == "tool" else "stop"
         text = step.content
         if text is None:
-            text = demo_output(asked, output, results)
+            text = answers.output(asked, output, results)
         transform: dict[str, Callable[[str], str]] = {
             "malformed": faults.malformed,
             "schema_violation": faults.schema_violation,

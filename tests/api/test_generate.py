@@ -11,10 +11,9 @@ import pytest
 from pydantic import BaseModel, Field
 
 from bff.api.generate import SchemaBuildError
+from bff.api.runtime import Runtime
 from bff.api.schema import build_schema
 from bff.config import Settings
-from bff.pipeline import Pipeline
-from bff.providers.registry import ProviderRegistry
 from bff.tasks import Task, TaskRegistry
 
 
@@ -61,10 +60,7 @@ class Results(BaseModel):
 
 
 def _schema(*tasks: Task[Any, Any]) -> Any:
-    settings = Settings(demo_chunk_delay_s=0)
-    return build_schema(
-        TaskRegistry(tasks), Pipeline(ProviderRegistry(settings).get, settings), settings
-    )
+    return build_schema(TaskRegistry(tasks))
 
 
 SEARCH = Task(
@@ -100,12 +96,14 @@ def test_annotations_map_to_graphql_types() -> None:
 
 def test_arguments_reach_the_input_model_and_the_demo_answers() -> None:
     schema = _schema(SEARCH)
+    runtime = Runtime(Settings(demo_chunk_delay_s=0), TaskRegistry([SEARCH]))
+    context = {"services": runtime.services()}
     query = """mutation {
       search(query: "q", filters: {tags: ["a"], level: HIGH}, levels: [LOW]) {
         __typename ... on ResultsResult { results { hits { title } level } meta { model } }
       }
     }"""
-    result = anyio.run(schema.execute, query)
+    result = anyio.run(lambda: schema.execute(query, context_value=context))
     assert result.errors is None
     payload = result.data["search"]
     assert payload["__typename"] == "ResultsResult"

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bff.demo.action_plan import MAX_ACTIONS, ActionPlan, extract_action_plan
-from bff.demo.model import chunk_text, demo_output, instance_from_schema
+from bff.demo.model import demo_output, instance_from_schema
+from bff.faults import chunk_text
 from bff.providers._types import OutputSpec
 
 

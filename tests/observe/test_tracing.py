@@ -70,7 +70,7 @@ async def test_chat_spans(spans: InMemorySpanExporter) -> None:
     settings = Settings(demo_chunk_delay_s=0)
     registry = ProviderRegistry(settings)
     pipeline = Pipeline(registry.get, settings)
-    runner = ChatRunner(registry.get, settings, plans=pipeline.plan, spends=pipeline.spend)
+    runner = ChatRunner(pipeline)
     async for _ in runner.stream((Message("user", "Hello there"),)):
         pass
     tree = _tree(spans.get_finished_spans())

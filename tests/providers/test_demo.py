@@ -5,10 +5,12 @@ import json
 import pytest
 
 from bff.demo.action_plan import ActionPlan
-from bff.demo.faults import HELPFUL_SUFFIX, REFUSAL_TEXT, UNEXPECTED_KEY
+from bff.demo.model import DEMO_ANSWERS
 from bff.exceptions import RateLimitedError, ServerError, StreamInterruptedError
+from bff.faults import HELPFUL_SUFFIX, REFUSAL_TEXT, UNEXPECTED_KEY
 from bff.providers._types import OutputSpec
-from bff.providers.demo import DEMO_FAULTS, DemoProvider, FaultProfile
+from bff.providers.demo import DemoProvider, FaultProfile
+from bff.vocabulary import DEMO_FAULTS
 from tests.providers.helpers import assemble, request
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +19,7 @@ PLAN = OutputSpec("json_schema", "ActionPlan", ActionPlan.model_json_schema())
 
 
 async def test_json_schema_mode_streams_a_valid_plan() -> None:
-    got = await assemble(DemoProvider(), request(TEXT, output=PLAN))
+    got = await assemble(DemoProvider(DEMO_ANSWERS), request(TEXT, output=PLAN))
     plan = ActionPlan.model_validate_json(got.text)
     assert [a.action_type for a in plan.actions] == ["call", "review"]
     assert got.finish == ["stop"] and got.events > 10
@@ -26,30 +28,30 @@ async def test_json_schema_mode_streams_a_valid_plan() -> None:
 
 async def test_tools_mode_streams_tool_call_deltas() -> None:
     out = OutputSpec("tools", "ActionPlan", ActionPlan.model_json_schema())
-    got = await assemble(DemoProvider(), request(TEXT, output=out))
+    got = await assemble(DemoProvider(DEMO_ANSWERS), request(TEXT, output=out))
     assert got.text == "" and got.finish == ["tool_calls"]
     assert got.calls[0]["name"] == "ActionPlan" and got.calls[0]["id"] == "call_demo_0"
     ActionPlan.model_validate_json(got.calls[0]["arguments"])
 
 
 async def test_chat_mode_streams_prose() -> None:
-    got = await assemble(DemoProvider(), request("Tell me about lighthouses"))
+    got = await assemble(DemoProvider(DEMO_ANSWERS), request("Tell me about lighthouses"))
     assert "lighthouses" in got.text and got.finish == ["stop"]
 
 
 async def test_is_deterministic() -> None:
-    first = await assemble(DemoProvider(), request(TEXT, output=PLAN))
-    second = await assemble(DemoProvider(), request(TEXT, output=PLAN))
+    first = await assemble(DemoProvider(DEMO_ANSWERS), request(TEXT, output=PLAN))
+    second = await assemble(DemoProvider(DEMO_ANSWERS), request(TEXT, output=PLAN))
     assert first == second
 
 
 async def test_honours_max_tokens() -> None:
-    got = await assemble(DemoProvider(), request(TEXT, output=PLAN, max_tokens=5))
+    got = await assemble(DemoProvider(DEMO_ANSWERS), request(TEXT, output=PLAN, max_tokens=5))
     assert len(got.text) == 20 and got.finish == ["length"]
 
 
 def _always(kind: str) -> DemoProvider:
-    return DemoProvider(faults=FaultProfile(rate=1.0, kinds=(kind,)))  # type: ignore[arg-type]
+    return DemoProvider(DEMO_ANSWERS, faults=FaultProfile(rate=1.0, kinds=(kind,)))  # type: ignore[arg-type]
 
 
 async def test_fault_rate_limit() -> None:

@@ -102,9 +102,7 @@ async def rig(sim: SimulatorServer) -> AsyncIterator[tuple[Pipeline, ChatRunner,
     registry = ProviderRegistry(settings)
     sleeps = Sleeps()
     pipeline = Pipeline(registry.get, settings, sleep=sleeps, rng=lambda: 1.0)
-    chat = ChatRunner(
-        registry.get, settings, plans=pipeline.plan, spends=pipeline.spend, sleep=sleeps
-    )
+    chat = ChatRunner(pipeline)
     yield pipeline, chat, sleeps
     await registry.aclose()
 

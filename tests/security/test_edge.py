@@ -379,8 +379,14 @@ def _assert_clean(text: str) -> None:
         assert secret not in text, text
 
 
-def _assert_logged_redacted(server_log: _ServerLog, logger: str, count: int) -> None:
-    details = [f["detail"] for f in server_log.fields(logger) if f.get("event") == "attempt_failed"]
+def _assert_logged_redacted(server_log: _ServerLog, task: str, count: int) -> None:
+    """``count`` attempt_failed lines for ``task`` (the attempt loop logs them for chat
+    and tasks alike), each with the provider's text, redacted."""
+    details = [
+        f["detail"]
+        for f in server_log.fields("bff.attempts")
+        if f.get("event") == "attempt_failed" and f.get("task") == task
+    ]
     assert len(details) == count, details
     for detail in details:
         assert "Incorrect API key provided" in detail and "org-XYZ" in detail
@@ -405,7 +411,7 @@ async def test_provider_text_never_reaches_a_client(
         assert [name for name, _, _ in events] == ["error"]
         assert f"HTTP {status}" in events[0][2]["message"]
         _assert_clean(response.text)
-        _assert_logged_redacted(server_log, "bff.chat", attempts)
+        _assert_logged_redacted(server_log, "chat", attempts)
 
         # GraphQL mutation
         sim.simulator.add(step)
@@ -418,7 +424,7 @@ async def test_provider_text_never_reaches_a_client(
         assert len(payload["meta"]["errors"]) == attempts
         assert all(f"HTTP {status}" in e["message"] for e in payload["meta"]["errors"])
         _assert_clean(answer.text)
-        _assert_logged_redacted(server_log, "bff.pipeline", attempts)
+        _assert_logged_redacted(server_log, "extractActionPlan", attempts)
 
         # Subscription: retries announced, then the error
         sim.simulator.add(step)
@@ -431,7 +437,7 @@ async def test_provider_text_never_reaches_a_client(
         assert len(retrying) == attempts - 1
         assert all(f"HTTP {status}" in event["message"] for event in retrying)
         _assert_clean(json.dumps(seen))
-        _assert_logged_redacted(server_log, "bff.pipeline", 2 * attempts)
+        _assert_logged_redacted(server_log, "extractActionPlan", 2 * attempts)
     assert server_log.tracebacks() == []
 
 
