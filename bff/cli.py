@@ -60,8 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings = load_settings(args.config).for_host(args.host)
         tasks = load_tasks(args.tasks) if args.tasks else None
     except ConfigError as exc:
-        print(f"bff: invalid setting {exc}", file=sys.stderr)
-        return 2
+        return _refuse(exc)
     configure_logging(settings.log_level)
     app = create_app(settings, tasks)
     config = server_config(app.state.asgi, settings, args.host, args.port)
@@ -88,10 +87,16 @@ def _export_schema(args: argparse.Namespace) -> int:
 
             tasks = reference_tasks()
     except ConfigError as exc:
-        print(f"bff: invalid setting {exc}", file=sys.stderr)
-        return 2
+        return _refuse(exc)
     print(build_schema(tasks).as_str())
     return 0
+
+
+def _refuse(error: ConfigError) -> int:
+    """One line per bad setting on stderr; the exit code of a configuration error."""
+    for setting, message in error.problems:
+        print(f"bff: invalid setting {setting}: {message}", file=sys.stderr)
+    return 2
 
 
 def _simulate(args: argparse.Namespace) -> int:

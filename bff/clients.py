@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from pydantic import BaseModel, ConfigDict, Field
-
-from bff.exceptions import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MIN_KEY_CHARS = 16
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -36,8 +34,11 @@ class ClientSettings(BaseModel):
     daily_tokens: int | None = Field(default=None, ge=1)
     daily_cost_usd: float | None = Field(default=None, gt=0)
 
-    def model_post_init(self, context: object) -> None:
-        parse_rate_limit(self.rate_limit, "clients.rate_limit")
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_syntax(cls, value: str | None) -> str | None:
+        parse_rate_limit(value)
+        return value
 
 
 def api_key_digest(entry: str) -> str:
@@ -46,10 +47,10 @@ def api_key_digest(entry: str) -> str:
     if entry.startswith("sha256:"):
         digest = entry.removeprefix("sha256:").lower()
         if not _HEX64.match(digest):
-            raise ConfigError("BFF_API_KEYS", "a sha256: entry needs 64 hex digits")
+            raise ValueError("a sha256: entry needs 64 hex digits")
         return digest
     if len(entry) < MIN_KEY_CHARS:
-        raise ConfigError("BFF_API_KEYS", f"a key needs at least {MIN_KEY_CHARS} characters")
+        raise ValueError(f"a key needs at least {MIN_KEY_CHARS} characters")
     return key_digest(entry)
 
 
@@ -57,14 +58,15 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def parse_rate_limit(value: str | None, setting: str = "BFF_RATE_LIMIT") -> RateLimitItem | None:
-    """``60/minute``, ``10/second``, ``1000/hour``...; ``none`` or empty: no limit."""
+def parse_rate_limit(value: str | None) -> RateLimitItem | None:
+    """``60/minute``, ``10/second``, ``1000/hour``...; ``none`` or empty: no limit.
+    Raises ValueError for anything else."""
     if value is None or value.strip().lower() in ("", "none", "off"):
         return None
     try:
         return parse(value)
     except ValueError:
-        raise ConfigError(setting, f"{value!r} is not a rate such as 60/minute") from None
+        raise ValueError(f"{value!r} is not a rate such as 60/minute") from None
 
 
 @dataclass(frozen=True, slots=True)

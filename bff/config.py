@@ -2,7 +2,9 @@
 
 Sources, strongest first: keyword arguments, environment variables (``BFF_``
 prefix, plus ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` and each endpoint's key
-variable), the optional TOML config file, then defaults.
+variable), a ``.env`` file and secrets directory when configured, the optional
+TOML config file (pydantic-settings' own TOML source), then defaults. A bad
+setting raises one ``ConfigError`` that lists every problem.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,11 +30,11 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
-    InitSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
+    TomlConfigSettingsSource,
 )
 
 from bff.budget import Price
@@ -43,8 +46,17 @@ from bff.routes import Route, parse_route
 from bff.vocabulary import DEMO_FAULTS, DemoFault
 
 BUILTIN_PROVIDERS = ("demo", "openai")
+_config_file: ContextVar[Path | None] = ContextVar("bff_config_file", default=None)
 MIN_JWT_SECRET_BYTES = 32
 DEFAULT_MODEL = "demo/heuristic"
+
+
+class SettingError(ValueError):
+    """A check across settings failed; ``setting`` names the one to change."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting, self.message = setting, message
 
 
 class EndpointSettings(BaseModel):
@@ -75,76 +87,188 @@ def _split_commas(value: Any) -> Any:
 
 
 class Settings(BaseSettings):
-    """Every setting of the BFF; see the README's configuration table."""
+    """Every setting of the BFF; docs/configuration.md lists them (generated from the
+    descriptions here by ``python -m bff.config_docs``)."""
 
     model_config = SettingsConfigDict(env_prefix="BFF_", extra="forbid", populate_by_name=True)
 
-    model: str = DEFAULT_MODEL
-    fallback_models: Annotated[list[str], NoDecode] = []
-    max_attempts: int = Field(default=3, ge=1, le=20)
-    breaker_cooldown_s: float = Field(default=30.0, gt=0)
-    breaker_threshold: int = Field(default=3, ge=1)
-    retry_base_s: float = Field(default=0.25, ge=0)
-    retry_cap_s: float = Field(default=8.0, ge=0)
-    retry_after_cap_s: float = Field(default=30.0, ge=0)
-    request_timeout_s: float = Field(default=120.0, gt=0)
-    connect_timeout_s: float = Field(default=5.0, gt=0)
-    read_timeout_s: float = Field(default=60.0, gt=0)
-    first_token_timeout_s: float = Field(default=30.0, gt=0)
-    shutdown_timeout_s: float = Field(default=10.0, ge=0)
-    keep_alive_s: float = Field(default=75.0, gt=0)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    sse_ping_s: float = Field(default=15.0, gt=0)
-    demo_chunk_delay_s: float = Field(default=0.012, ge=0, le=5)
-    demo_fault_rate: float = Field(default=0.0, ge=0, le=1)
-    demo_fault_kinds: Annotated[list[DemoFault], NoDecode] = list(DEMO_FAULTS)
-    demo_fault_seed: int = 0
+    model: str = Field(DEFAULT_MODEL, description="primary model route, `provider/model`")
+    fallback_models: Annotated[list[str], NoDecode] = Field(
+        [], description="comma-separated routes tried in order after it"
+    )
+    max_attempts: int = Field(3, ge=1, le=20, description="attempts per model per request")
+    breaker_cooldown_s: float = Field(30.0, gt=0, description="how long an open circuit stays open")
+    breaker_threshold: int = Field(
+        3, ge=1, description="consecutive failed attempts that open a route's circuit"
+    )
+    retry_base_s: float = Field(
+        0.25,
+        ge=0,
+        description="backoff base: attempt n waits up to base * 2^(n-1) (full jitter)",
+    )
+    retry_cap_s: float = Field(8.0, ge=0, description="longest backoff")
+    retry_after_cap_s: float = Field(30.0, ge=0, description="longest `retry-after` honoured")
+    request_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="overall deadline of one request, across attempts and fallbacks",
+    )
+    connect_timeout_s: float = Field(5.0, gt=0, description="seconds to connect to a provider")
+    read_timeout_s: float = Field(
+        60.0, gt=0, description="longest gap between two chunks of a stream"
+    )
+    first_token_timeout_s: float = Field(
+        30.0, gt=0, description="longest wait for a call's first token"
+    )
+    shutdown_timeout_s: float = Field(
+        10.0, ge=0, description="on SIGTERM, how long in-flight requests may finish"
+    )
+    keep_alive_s: float = Field(
+        75.0, gt=0, description="how long an idle client connection stays open"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="`debug`, `info`, `warning` or `error`"
+    )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="larger request bodies get 413; larger WebSocket frames close the socket",
+    )
+    sse_ping_s: float = Field(15.0, gt=0, description="keep-alive comment interval on SSE streams")
+    demo_chunk_delay_s: float = Field(
+        0.012, ge=0, le=5, description="pause between the demo model's chunks"
+    )
+    demo_fault_rate: float = Field(
+        0.0, ge=0, le=1, description="share of demo calls that fail on purpose (0 to 1)"
+    )
+    demo_fault_kinds: Annotated[list[DemoFault], NoDecode] = Field(
+        list(DEMO_FAULTS),
+        description="which faults: `" + ",".join(DEMO_FAULTS) + "`",
+        json_schema_extra={"default_text": "all"},
+    )
+    demo_fault_seed: int = Field(
+        0, description="seed of the fault draw, so a demo replays the same way"
+    )
     openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+        None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"),
+        description="key for the `openai` provider (required when a route uses it, unless "
+        "`OPENAI_BASE_URL` is set)",
     )
     openai_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+        None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
+        description="base URL for the `openai` provider",
+        json_schema_extra={"default_text": "OpenAI"},
     )
-    endpoints: dict[str, EndpointSettings] = {}
-    max_tokens_cap: int = Field(default=4096, ge=1)
-    chat_max_tokens: int = Field(default=1024, ge=1)
-    request_token_budget: int = Field(default=50_000, ge=1)
-    client_daily_tokens: int | None = Field(default=None, ge=1)
-    client_daily_cost_usd: float | None = Field(default=None, gt=0)
-    prices: dict[str, Price] = {}
-    drift_window: int = Field(default=50, ge=2)
-    drift_min_samples: int = Field(default=20, ge=1)
-    drift_threshold: float = Field(default=0.2, gt=0, le=1)
-    drift_expected_rate: float | None = Field(default=None, ge=0, le=1)
-    # Facing the internet: identity, per-client limits, GraphQL cost, edge hygiene.
-    env: Literal["development", "production"] | None = None
-    allow_anonymous: bool = False
-    api_keys: Annotated[list[SecretStr], NoDecode] = []
-    clients: dict[str, ClientSettings] = {}
-    jwt_secret: SecretStr | None = None
-    jwt_jwks_url: str | None = None
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
-    rate_limit: str | None = "120/minute"
-    max_concurrent_runs: int = Field(default=8, ge=1)
-    max_subscriptions: int = Field(default=8, ge=1)
-    max_tasks_per_operation: int = Field(default=1, ge=1, le=50)
-    max_aliases: int = Field(default=15, ge=0)
-    max_depth: int = Field(default=20, ge=1)
-    max_document_tokens: int = Field(default=500, ge=10)
-    max_response_bytes: int = Field(default=1_048_576, ge=1024)
-    trusted_documents: Literal["off", "only"] = "off"
-    cors_origins: Annotated[list[str], NoDecode] = []
-    chat_system_prompt: str | None = Field(default=None, max_length=32_000)
-    chat_system_prompts: dict[str, Annotated[str, Field(max_length=32_000)]] = {}
-    chat_allow_client_system: bool = False
-    metrics_token: SecretStr | None = None
-    admin_port: int | None = Field(default=None, ge=1, le=65535)
-    admin_host: str = "127.0.0.1"
-    max_connections: int = Field(default=1000, ge=1)
-    header_timeout_s: float = Field(default=10.0, gt=0)
-    body_timeout_s: float = Field(default=30.0, gt=0)
+    endpoints: dict[str, EndpointSettings] = Field(
+        {},
+        description="extra OpenAI-compatible endpoints: `base_url`, `api_key_env`, "
+        "`max_tokens_field` (see below)",
+    )
+    max_tokens_cap: int = Field(
+        4096, ge=1, description="the most `max_tokens` any call may carry (caps the task's own)"
+    )
+    chat_max_tokens: int = Field(1024, ge=1, description="`max_tokens` of a chat call")
+    request_token_budget: int = Field(
+        50_000,
+        ge=1,
+        description="tokens one request may use across all its calls (a task's "
+        "`token_budget` overrides it)",
+    )
+    client_daily_tokens: int | None = Field(
+        None, ge=1, description="tokens each client may use per UTC day"
+    )
+    client_daily_cost_usd: float | None = Field(
+        None, gt=0, description="dollars each client may spend per UTC day, from `prices`"
+    )
+    prices: dict[str, Price] = Field(
+        {},
+        description="price per model route: `input_per_mtok`, `output_per_mtok` (USD per "
+        "million tokens); unpriced routes cost 0",
+    )
+    drift_window: int = Field(
+        50, ge=2, description="structured calls per (task, route) in the drift window"
+    )
+    drift_min_samples: int = Field(
+        20, ge=1, description="calls the window needs before it can raise an alert"
+    )
+    drift_threshold: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="rise of the validation-failure rate over the baseline that raises an alert",
+    )
+    drift_expected_rate: float | None = Field(
+        None, ge=0, le=1, description="the baseline failure rate; none: the long-run rate"
+    )
+    # Facing the internet (docs/security.md): identity, per-client limits, GraphQL cost.
+    env: Literal["development", "production"] | None = Field(
+        None,
+        description="`development` or `production`; unset: by the address served",
+        json_schema_extra={"default_text": "by bind address"},
+    )
+    allow_anonymous: bool = Field(
+        False,
+        description="with credentials configured, serve callers without any as `anonymous`",
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        [], description="comma-separated API keys (16+ characters) or `sha256:<hex>` digests"
+    )
+    clients: dict[str, ClientSettings] = Field(
+        {},
+        description="clients with their own key digest and limits: `key_sha256`, "
+        "`rate_limit`, `max_concurrent_runs`, `max_subscriptions`, `daily_tokens`, "
+        "`daily_cost_usd`",
+    )
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 secret for JWT bearer tokens, 32+ bytes"
+    )
+    jwt_jwks_url: str | None = Field(
+        None, description="JWKS key set for RS/ES/PS-signed JWTs (not with a secret)"
+    )
+    jwt_issuer: str | None = Field(None, description="the `iss` a JWT must carry")
+    jwt_audience: str | None = Field(None, description="the `aud` a JWT must carry")
+    rate_limit: str | None = Field(
+        "120/minute",
+        description="requests per client (`10/second`, `1000/hour`; `none`: no limit)",
+    )
+    max_concurrent_runs: int = Field(8, ge=1, description="runs in flight per client")
+    max_subscriptions: int = Field(8, ge=1, description="open subscriptions per client")
+    max_tasks_per_operation: int = Field(
+        1, ge=1, le=50, description="task fields per GraphQL operation, aliases included"
+    )
+    max_aliases: int = Field(15, ge=0, description="aliases per GraphQL document")
+    max_depth: int = Field(20, ge=1, description="field depth of a GraphQL document")
+    max_document_tokens: int = Field(500, ge=10, description="lexical tokens per GraphQL document")
+    max_response_bytes: int = Field(1_048_576, ge=1024, description="largest GraphQL response")
+    trusted_documents: Literal["off", "only"] = Field(
+        "off", description="`only`: run no GraphQL document but those in `graphql/operations/`"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [], description="comma-separated origins allowed cross-site"
+    )
+    chat_system_prompt: str | None = Field(
+        None, max_length=32_000, description="the chat's system prompt"
+    )
+    chat_system_prompts: dict[str, Annotated[str, Field(max_length=32_000)]] = Field(
+        {}, description="the chat's system prompt per route, over `chat_system_prompt`"
+    )
+    chat_allow_client_system: bool = Field(
+        False, description="pass clients' own `system` messages on"
+    )
+    metrics_token: SecretStr | None = Field(None, description="bearer token for `/metrics`")
+    admin_port: int | None = Field(
+        None, ge=1, le=65535, description="serve `/metrics` on this port, and only there"
+    )
+    admin_host: str = Field("127.0.0.1", description="the address of the admin port")
+    max_connections: int = Field(1000, ge=1, description="open connections (503 past it)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="time for a request's head to arrive (408 after)"
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="time for a request's body to arrive (408 after)"
+    )
 
     _split = field_validator(
         "fallback_models", "demo_fault_kinds", "api_keys", "cors_origins", mode="before"
@@ -163,7 +287,7 @@ class Settings(BaseSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _key_syntax(cls, value: list[SecretStr]) -> list[SecretStr]:
+    def _key_syntax(cls, value: list[SecretStr]) -> list[SecretStr]:  # ValueError when bad
         for key in value:
             api_key_digest(key.get_secret_value())
         return value
@@ -172,16 +296,14 @@ class Settings(BaseSettings):
     @classmethod
     def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
-            raise ConfigError(
-                "BFF_JWT_SECRET", f"an HS256 secret needs at least {MIN_JWT_SECRET_BYTES} bytes"
-            )
+            raise ValueError(f"an HS256 secret needs at least {MIN_JWT_SECRET_BYTES} bytes")
         return value
 
     @field_validator("jwt_jwks_url")
     @classmethod
     def _jwks_url(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
-            raise ConfigError("BFF_JWT_JWKS_URL", f"{value!r} is not an http(s) URL")
+            raise ValueError(f"{value!r} is not an http(s) URL")
         return value
 
     @field_validator("rate_limit")
@@ -194,9 +316,7 @@ class Settings(BaseSettings):
     def _origin_syntax(cls, value: list[str]) -> list[str]:
         for origin in value:
             if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
-                raise ConfigError(
-                    "BFF_CORS_ORIGINS", f"{origin!r} is not an origin (scheme://host[:port])"
-                )
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
         return value
 
     @field_validator("chat_system_prompts")
@@ -212,7 +332,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _drift_samples(self) -> Settings:
         if self.drift_min_samples > self.drift_window:
-            raise ConfigError(
+            raise SettingError(
                 "BFF_DRIFT_MIN_SAMPLES",
                 f"{self.drift_min_samples} is more than BFF_DRIFT_WINDOW ({self.drift_window})",
             )
@@ -222,7 +342,7 @@ class Settings(BaseSettings):
     def _known_providers(self) -> Settings:
         clash = set(self.endpoints) & set(BUILTIN_PROVIDERS)
         if clash:
-            raise ConfigError("endpoints", f"the names {sorted(clash)} are reserved")
+            raise SettingError("endpoints", f"the names {sorted(clash)} are reserved")
         known = (*BUILTIN_PROVIDERS, *self.endpoints)
         for setting, routes in (
             ("BFF_MODEL", [self.model]),
@@ -230,7 +350,7 @@ class Settings(BaseSettings):
         ):
             for route in map(parse_route, routes):
                 if route.provider not in known:
-                    raise ConfigError(
+                    raise SettingError(
                         setting,
                         f"unknown provider {route.provider!r} in route '{route}' "
                         f"(known: {', '.join(known)})",
@@ -240,7 +360,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _one_jwt_key_source(self) -> Settings:
         if self.jwt_secret is not None and self.jwt_jwks_url is not None:
-            raise ConfigError("BFF_JWT_SECRET", "set BFF_JWT_SECRET or BFF_JWT_JWKS_URL, not both")
+            raise SettingError("BFF_JWT_SECRET", "set BFF_JWT_SECRET or BFF_JWT_JWKS_URL, not both")
         return self
 
     @property
@@ -309,8 +429,21 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        file_values = getattr(init_settings, "init_kwargs", {}).pop("_file_values", {})
-        return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
+        sources = [init_settings, env_settings, dotenv_settings, file_secret_settings]
+        config_file = _config_file.get()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+        except SettingsError as exc:  # a variable that should hold JSON does not
+            field = re.search(r'field "(\w+)"', str(exc))
+            name = "BFF_" + field.group(1).upper() if field else "settings"
+            raise ConfigError(name, "is not valid JSON") from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -323,33 +456,35 @@ def _is_loopback(host: str) -> bool:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read the settings; raise ConfigError naming the first bad one."""
-    file_values = _read_toml(config_file) if config_file is not None else {}
+    """Read the settings (``config_file`` is a TOML file under the environment); raise
+    ConfigError listing every bad one."""
+    if config_file is not None:
+        try:
+            config_file.open("rb").close()
+        except OSError as exc:
+            raise ConfigError("--config", f"cannot read {config_file}: {exc.strerror}") from None
+    token = _config_file.set(config_file)
     try:
-        settings = Settings(_file_values=file_values, **overrides)  # type: ignore[call-arg]
-        for provider in {route.provider for route in settings.routes} - {"demo"}:
-            settings.endpoint(provider)
-    except ValidationError as exc:
-        raise _config_error(exc) from None
-    except SettingsError as exc:  # a variable that should hold JSON does not
-        field = re.search(r'field "(\w+)"', str(exc))
-        name = "BFF_" + field.group(1).upper() if field else "settings"
-        raise ConfigError(name, "is not valid JSON") from None
+        settings = Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", f"{config_file} is not valid TOML: {exc}") from None
+    finally:
+        _config_file.reset(token)
+    for provider in {route.provider for route in settings.routes} - {"demo"}:
+        settings.endpoint(provider)
     return settings
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
-
-
 def _config_error(exc: ValidationError) -> ConfigError:
-    error = exc.errors()[0]
+    """Every problem of a validation, each named as the user spells the setting."""
+    problems = [_problem(error) for error in exc.errors()]
+    return ConfigError(*problems[0], *problems[1:])
+
+
+def _problem(error: Any) -> tuple[str, str]:
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, SettingError):
+        return cause.setting, cause.message
     loc = [str(part) for part in error["loc"]]
     field = loc[0] if loc else "settings"
     info = Settings.model_fields.get(field)
@@ -364,4 +499,4 @@ def _config_error(exc: ValidationError) -> ConfigError:
     message = error["msg"].removeprefix("Value error, ")
     if "input" in error and not isinstance(error["input"], dict):
         message += f" (got {error['input']!r})"
-    return ConfigError(name, message)
+    return name, message

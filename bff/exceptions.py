@@ -38,10 +38,12 @@ class BFFError(Exception):
 
 
 class ConfigError(BFFError):
-    """A setting is missing or malformed; ``setting`` names it."""
+    """Settings are missing or malformed: ``problems`` lists each (setting, message);
+    ``setting`` and ``message`` are the first."""
 
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(f"{setting}: {message}")
+    def __init__(self, setting: str, message: str, *more: tuple[str, str]) -> None:
+        self.problems = [(setting, message), *more]
+        super().__init__("; ".join(f"{name}: {text}" for name, text in self.problems))
         self.setting = setting
         self.message = message
 

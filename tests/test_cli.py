@@ -44,6 +44,22 @@ def test_bad_setting_exits_2_with_one_line() -> None:
     assert "'lots'" in lines[0]
 
 
+def test_every_bad_setting_gets_its_line() -> None:
+    result = subprocess.run(
+        [*BFF, "serve", "--port", str(free_port())],
+        env=clean_env(BFF_MAX_ATTEMPTS="lots", BFF_RATE_LIMIT="lots"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "invalid setting BFF_MAX_ATTEMPTS",
+        "invalid setting BFF_RATE_LIMIT",
+    ]
+
+
 def test_missing_config_file_exits_2() -> None:
     result = subprocess.run(
         [*BFF, "serve", "--config", "/nonexistent/bff.toml"],

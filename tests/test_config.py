@@ -137,3 +137,24 @@ def test_routes_keep_slashes_in_model_names() -> None:
     assert parse_route("ollama/library/llama3:8b") == Route("ollama", "library/llama3:8b")
     with pytest.raises(ValueError):
         parse_route("/x")
+
+
+def test_every_bad_setting_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BFF_MAX_ATTEMPTS", "0")
+    monkeypatch.setenv("BFF_RATE_LIMIT", "lots")
+    monkeypatch.setenv("BFF_CORS_ORIGINS", "evil")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    named = [setting for setting, _ in caught.value.problems]
+    assert named == ["BFF_MAX_ATTEMPTS", "BFF_RATE_LIMIT", "BFF_CORS_ORIGINS"]
+    assert "'lots' is not a rate such as 60/minute" in str(caught.value)
+
+
+def test_settings_in_code_raise_the_same_error() -> None:
+    from bff.config import Settings
+
+    with pytest.raises(ConfigError) as caught:
+        Settings(max_attempts=0, drift_min_samples=100)
+    assert [s for s, _ in caught.value.problems] == ["BFF_MAX_ATTEMPTS"]
+    with pytest.raises(ConfigError, match="more than BFF_DRIFT_WINDOW"):
+        Settings(drift_min_samples=100)
