@@ -148,7 +148,7 @@ def observed(
         meta.latency_ms = meta.latency_ms or (clock() - started) * 1000
         outcome: dict[str, AttributeValue] = {
             "outcome": scope.result,
-            "route": meta.model,
+            "route": meta.route,
             "attempts": meta.attempts,
         }
         scope.span.set_attributes(outcome)
@@ -176,7 +176,7 @@ class AttemptLoop(Generic[E]):
             if step.index != route_index:
                 route_index = step.index
                 reason = last.kind if last else "circuit_open"
-                if (event := caller.falling_back(self.meta.model, step, reason)) is not None:
+                if (event := caller.falling_back(self.meta.route, step, reason)) is not None:
                     yield event
             call = self._open(caller, step)
             if call is None:
@@ -212,7 +212,7 @@ class AttemptLoop(Generic[E]):
             self.meta.budget_refused = exc.budget
             self.outcome = Refused(exc)
             return None
-        self.meta.model = step.route
+        self.meta.route = step.route
         span = start_span("bff.call", self.span, route=step.route, attempt=self.plan.number)
         return Call(step, request, prompt, reservation, CallRecord(step.route, "ok"), span)
 

@@ -97,7 +97,7 @@ class ChatRunner:
     ) -> AsyncGenerator[ChatEvent, None]:
         """The chat's events; the observer hears of the run when it ends (or is closed)."""
         pipeline = self._pipeline
-        meta = RunMeta(run_id=uuid.uuid4().hex, task=CHAT, model=pipeline.settings.model)
+        meta = RunMeta(run_id=uuid.uuid4().hex, task=CHAT, route=pipeline.settings.model)
         with observed(meta, "bff.chat", pipeline.observer, pipeline.clock) as scope:
             async with aclosing(self._stream(messages, client, meta, scope.span)) as events:
                 async for event in events:

@@ -142,7 +142,7 @@ class Pipeline:
     async def run(
         self, task: Task[Any, Any], data: BaseModel, *, client: str = ANONYMOUS
     ) -> AsyncGenerator[RunEvent, None]:
-        meta = RunMeta(run_id=uuid.uuid4().hex, task=task.name, model=self.routes(task)[0])
+        meta = RunMeta(run_id=uuid.uuid4().hex, task=task.name, route=self.routes(task)[0])
         with observed(meta, "bff.run", self.observer, self.clock, task=task.name) as scope:
             async with aclosing(self._run(task, data, client, meta, scope.span)) as events:
                 async for event in events:
@@ -194,8 +194,8 @@ def _finish(
         meta.fallback = Fallback.MODEL if end.call.step.index else Fallback.NONE
         return [Completed(restored(task, caller.output, prepared.redactor), meta)]
     if isinstance(end, Exhausted) and task.safe_response is not None:
-        falling = FallingBack(meta.model, SAFE_RESPONSE_ROUTE, end.error.kind)
-        meta.model, meta.fallback = SAFE_RESPONSE_ROUTE, Fallback.SAFE_RESPONSE
+        falling = FallingBack(meta.route, SAFE_RESPONSE_ROUTE, end.error.kind)
+        meta.route, meta.fallback = SAFE_RESPONSE_ROUTE, Fallback.SAFE_RESPONSE
         answer = task.safe_response(prepared.data if task.restore_pii else prepared.redacted)
         return [falling, Completed(answer, meta)]
     return [Failed(error_code(end.error), public_message(end.error), meta)]

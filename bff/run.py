@@ -72,7 +72,7 @@ class AttemptRecord:
     """One failed attempt: where, why, and the details the next attempt was given."""
 
     attempt: int
-    model: str
+    route: str
     kind: str
     message: str
 
@@ -100,7 +100,8 @@ class CallRecord:
 class RunMeta:
     run_id: str
     task: str
-    model: str = ""
+    route: str = ""
+    """The route that answered (or last tried), or ``safe-response``."""
     attempts: int = 0
     fallback: Fallback = Fallback.NONE
     prompt_tokens: int = 0
@@ -119,13 +120,13 @@ class RunMeta:
 class Started:
     run_id: str
     task: str
-    model: str
+    route: str
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
     attempt: int
-    model: str
+    route: str
     tokens: int
     items_validated: int
 
@@ -133,7 +134,7 @@ class Progress:
 @dataclass(frozen=True, slots=True)
 class Retrying:
     attempt: int
-    model: str
+    route: str
     reason: str
     message: str
     delay_s: float = 0.0
@@ -144,14 +145,14 @@ class CallingTools:
     """The model asked for tools; they run and their results go back to it."""
 
     attempt: int
-    model: str
+    route: str
     tools: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class FallingBack:
-    from_model: str
-    to_model: str
+    from_route: str
+    to_route: str
     reason: str
 
 

@@ -28,8 +28,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bff.api.drain import Drain
 from bff.config import Settings
+from bff.observe.logs import log_event
 
-logger = logging.getLogger("bff.edge")
+logger = logging.getLogger(__name__)
 LINGER_S = 2.0
 """How long a closed connection keeps draining what the peer still sends."""
 _TIMEOUT_RESPONSE = (
@@ -125,8 +126,12 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_timer = None
         if self.cycle is not None and not self.cycle.response_complete:
             return  # a request is being answered; its body has its own deadline
-        fields = {"event": "headers_late", "timeout_s": self.header_timeout_s}
-        logger.info("closed a connection whose request head was late", extra={"fields": fields})
+        log_event(
+            logger,
+            "closed a connection whose request head was late",
+            event="headers_late",
+            timeout_s=self.header_timeout_s,
+        )
         if not self.transport.is_closing():
             self.transport.write(_TIMEOUT_RESPONSE)
             self.transport.close()

@@ -68,7 +68,7 @@ async def test_success_in_each_mode(sim: SimulatorServer, pipeline: Pipeline, mo
     assert final.output == EXTRACT_ACTION_PLAN.safe_response(TEXT)  # type: ignore[misc]
     assert [a.action_type for a in final.output.actions] == ["call", "buy", "review"]  # type: ignore[attr-defined]
     assert final.meta.attempts == 1 and final.meta.fallback == Fallback.NONE
-    assert final.meta.model == "sim/gpt-4o"
+    assert final.meta.route == "sim/gpt-4o"
     assert final.meta.prompt_tokens > 0 and final.meta.completion_tokens > 0
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].items_validated == 3
@@ -151,10 +151,10 @@ async def test_three_failures_then_the_next_model(sim: SimulatorServer, pipeline
     events = await _events(pipeline)
     final = events[-1]
     assert isinstance(final, Completed)
-    assert final.meta.fallback == Fallback.MODEL and final.meta.model == "sim/gpt-4o-mini"
+    assert final.meta.fallback == Fallback.MODEL and final.meta.route == "sim/gpt-4o-mini"
     assert final.meta.attempts == 4
     hops = [e for e in events if isinstance(e, FallingBack)]
-    assert [(h.from_model, h.to_model) for h in hops] == [("sim/gpt-4o", "sim/gpt-4o-mini")]
+    assert [(h.from_route, h.to_route) for h in hops] == [("sim/gpt-4o", "sim/gpt-4o-mini")]
     assert [r.model for r in sim.simulator.requests] == ["gpt-4o"] * 3 + ["gpt-4o-mini"]
 
 
@@ -166,7 +166,7 @@ async def test_every_model_fails_then_the_safe_response(
     final = events[-1]
     assert isinstance(final, Completed)
     assert final.meta.fallback == Fallback.SAFE_RESPONSE
-    assert final.meta.model == "safe-response" and final.meta.attempts == 6
+    assert final.meta.route == "safe-response" and final.meta.attempts == 6
     assert final.output == EXTRACT_ACTION_PLAN.safe_response(TEXT)  # type: ignore[misc]
     assert len(sim.simulator.requests) == 6
 

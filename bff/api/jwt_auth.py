@@ -27,8 +27,9 @@ from jwt.exceptions import InvalidSubjectError
 from jwt.types import Options
 
 from bff.exceptions import UnauthenticatedError
+from bff.observe.logs import log_event
 
-logger = logging.getLogger("bff.auth")
+logger = logging.getLogger(__name__)
 
 # Refused before any decoding: a browser's bearer token is well under 2 KiB.
 MAX_TOKEN_BYTES = 8 * 1024
@@ -267,7 +268,14 @@ class JwtVerifier:
         except _KeyServerError as exc:
             self._attempted_at = self._clock()
             self._last_fetch_failed = True
-            logger.warning("could not fetch the JWT key set from %s: %s", self._jwks_url, exc)
+            log_event(
+                logger,
+                "could not fetch the JWT key set",
+                event="jwks_unavailable",
+                level=logging.WARNING,
+                url=self._jwks_url,
+                reason=str(exc),
+            )
             return
         self._keyset = keyset
         self._attempted_at = self._fetched_at = self._clock()

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bff.api.errors import error_for
 from bff.observe.logs import log_event
 
-logger = logging.getLogger("bff.edge")
+logger = logging.getLogger(__name__)
 
 
 class _Refused(Exception):

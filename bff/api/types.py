@@ -60,7 +60,7 @@ class RunMeta:
         return cls(
             run_id=strawberry.ID(meta.run_id),
             task=meta.task,
-            model=meta.model,
+            model=meta.route,
             attempts=meta.attempts,
             fallback=meta.fallback,
             prompt_tokens=meta.prompt_tokens,
@@ -74,7 +74,7 @@ class RunMeta:
             errors=[
                 AttemptError(
                     attempt=e.attempt,
-                    model=e.model,
+                    model=e.route,
                     kind=e.kind,
                     message=attempt_message(e.kind, e.message, detailed=detailed),
                 )
@@ -137,26 +137,26 @@ class RunToolCalls:
 def progress_event(event: run.RunEvent, *, detailed: bool = True) -> Any:
     """The GraphQL object for a progress event (not for the final outcome)."""
     if isinstance(event, run.Started):
-        return RunStarted(run_id=strawberry.ID(event.run_id), task=event.task, model=event.model)
+        return RunStarted(run_id=strawberry.ID(event.run_id), task=event.task, model=event.route)
     if isinstance(event, run.Progress):
         return RunProgress(
             attempt=event.attempt,
-            model=event.model,
+            model=event.route,
             tokens=event.tokens,
             items_validated=event.items_validated,
         )
     if isinstance(event, run.Retrying):
         return RunRetrying(
             attempt=event.attempt,
-            model=event.model,
+            model=event.route,
             reason=event.reason,
             message=attempt_message(event.reason, event.message, detailed=detailed),
         )
     if isinstance(event, run.CallingTools):
-        return RunToolCalls(attempt=event.attempt, model=event.model, tools=list(event.tools))
+        return RunToolCalls(attempt=event.attempt, model=event.route, tools=list(event.tools))
     if isinstance(event, run.FallingBack):
         return RunFallingBack(
-            from_model=event.from_model, to_model=event.to_model, reason=event.reason
+            from_model=event.from_route, to_model=event.to_route, reason=event.reason
         )
     raise TypeError(f"not a progress event: {event!r}")
 

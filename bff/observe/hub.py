@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily
 
 from bff.observe.drift import DriftMonitor, DriftPolicy, DriftStatus
+from bff.observe.logs import log_event
 from bff.observe.metrics import BREAKER_STATES, Metrics
 from bff.resilience.breaker import Breakers
 from bff.run import RunMeta
 
-logger = logging.getLogger("bff.run")
-drift_logger = logging.getLogger("bff.drift")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,27 +50,29 @@ class Observability:
         for call in meta.calls:
             if call.validation_failure or (call.outcome == "ok" and meta.task != "chat"):
                 self.drift.record(meta.task, call.route, failed=call.validation_failure)
-        fields = {
-            "event": "run_summary",
-            "task": meta.task,
-            "route": meta.model,
-            "outcome": outcome,
-            "attempts": meta.attempts,
-            "fallback": meta.fallback.value,
-            "prompt_tokens": meta.prompt_tokens,
-            "completion_tokens": meta.completion_tokens,
-            "cost_usd": round(meta.cost_usd, 8),
-            "latency_ms": round(meta.latency_ms, 3),
-            "tool_calls": meta.tool_calls,
-            "errors": [e.kind for e in meta.errors],
-            "redactions": meta.redactions,
-        }
-        logger.info("run finished", extra={"run_id": meta.run_id, "fields": fields})
+        log_event(
+            logger,
+            "run finished",
+            event="run_summary",
+            run_id=meta.run_id,
+            task=meta.task,
+            route=meta.route,
+            outcome=outcome,
+            attempts=meta.attempts,
+            fallback=meta.fallback.value,
+            prompt_tokens=meta.prompt_tokens,
+            completion_tokens=meta.completion_tokens,
+            cost_usd=round(meta.cost_usd, 8),
+            latency_ms=round(meta.latency_ms, 3),
+            tool_calls=meta.tool_calls,
+            errors=[e.kind for e in meta.errors],
+            redactions=meta.redactions,
+        )
 
     def refused(self, reason: str) -> None:
         """Count a request the edge refused (unauthenticated, over a limit, bad document)."""
         self.metrics.refusals.labels(reason).inc()
-        logger.info("request refused", extra={"fields": {"event": "refused", "reason": reason}})
+        log_event(logger, "request refused", event="refused", reason=reason)
 
     @contextmanager
     def stream(self, kind: str) -> Iterator[None]:
@@ -134,16 +136,16 @@ class Observability:
         yield rate
 
     def _drift_changed(self, status: DriftStatus) -> None:
-        fields = {
-            "event": "drift_alert" if status.drifting else "drift_cleared",
-            "task": status.task,
-            "route": status.route,
-            "failure_rate": round(status.failure_rate, 4),
-            "baseline": status.baseline,
-            "window": status.recent,
-        }
         if status.drifting:
             self.metrics.drift_alerts.labels(status.task, status.route).inc()
-            drift_logger.warning("drift alert raised", extra={"fields": fields})
-        else:
-            drift_logger.info("drift alert cleared", extra={"fields": fields})
+        log_event(
+            logger,
+            "drift alert raised" if status.drifting else "drift alert cleared",
+            event="drift_alert" if status.drifting else "drift_cleared",
+            level=logging.WARNING if status.drifting else logging.INFO,
+            task=status.task,
+            route=status.route,
+            failure_rate=round(status.failure_rate, 4),
+            baseline=status.baseline,
+            window=status.recent,
+        )

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: ContextVar[str | None] = ContextVar("bff_request_id", default=None)
 run_id: ContextVar[str | None] = ContextVar("bff_run_id", default=None)
-access = logging.getLogger("bff.access")
+logger = logging.getLogger(__name__)
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -49,10 +49,20 @@ class JsonFormatter(logging.Formatter):
 
 
 def log_event(
-    logger: logging.Logger, message: str, *, event: str, level: int = logging.INFO, **fields: Any
+    logger: logging.Logger,
+    message: str,
+    *,
+    event: str,
+    level: int = logging.INFO,
+    run_id: str | None = None,
+    **fields: Any,
 ) -> None:
-    """Log one structured line: ``message``, with ``event`` and ``fields`` as its keys."""
-    logger.log(level, message, extra={"fields": {"event": event, **fields}})
+    """Log one structured line: ``message``, with ``event`` and ``fields`` as its keys
+    (and ``run_id`` when the line is about a run other than the current one)."""
+    extra: dict[str, Any] = {"fields": {"event": event, **fields}}
+    if run_id is not None:
+        extra["run_id"] = run_id
+    logger.log(level, message, extra=extra)
 
 
 def configure_logging(level: str) -> None:
@@ -95,10 +105,12 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            fields = {
-                "method": scope.get("method", "WS"),
-                "path": scope["path"],
-                "status": status or None,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-            access.info("request", extra={"fields": fields})
+            log_event(
+                logger,
+                "request",
+                event="access",
+                method=scope.get("method", "WS"),
+                path=scope["path"],
+                status=status or None,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )

@@ -108,7 +108,7 @@ class Metrics:
 
     def observe(self, meta: RunMeta, outcome: str) -> None:
         task = meta.task
-        self.runs.labels(task, meta.model, outcome).inc()
+        self.runs.labels(task, meta.route, outcome).inc()
         self.run_seconds.labels(task, outcome).observe(meta.latency_ms / 1000)
         if meta.fallback is not Fallback.NONE:
             self.fallbacks.labels(task, meta.fallback.value.lower()).inc()

@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 
-logger = logging.getLogger("bff.resilience")
+from bff.observe.logs import log_event
+
+logger = logging.getLogger(__name__)
 
 
 class BreakerState(StrEnum):
@@ -58,17 +60,22 @@ class CircuitBreaker:
 
     def success(self) -> None:
         if self._state is not BreakerState.CLOSED:
-            logger.info("circuit closed: route=%s", self.name)
+            log_event(logger, "circuit closed", event="circuit_closed", route=self.name)
         self._state, self.failures, self._probing = BreakerState.CLOSED, 0, False
 
     def failure(self) -> None:
         self.failures += 1
         if self._probing or self.failures >= self.threshold:
             if self._state is not BreakerState.OPEN or self._probing:
-                logger.warning(
-                    "circuit opened: route=%s failures=%d cooldown_s=%g",
-                    self.name, self.failures, self.cooldown_s,
-                )  # fmt: skip
+                log_event(
+                    logger,
+                    "circuit opened",
+                    event="circuit_opened",
+                    level=logging.WARNING,
+                    route=self.name,
+                    failures=self.failures,
+                    cooldown_s=self.cooldown_s,
+                )
             self._state, self._opened_at, self._probing = BreakerState.OPEN, self._clock(), False
 
     def release(self) -> None:

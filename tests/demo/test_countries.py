@@ -37,7 +37,7 @@ async def test_the_demo_model_calls_the_tool_before_it_answers() -> None:
     )
     assert isinstance(outcome, Completed)
     assert outcome.output.model_dump()["capital"] == "Oslo"
-    assert (outcome.meta.tool_calls, outcome.meta.attempts, outcome.meta.model) == (
+    assert (outcome.meta.tool_calls, outcome.meta.attempts, outcome.meta.route) == (
         1,
         1,
         "demo/heuristic",

@@ -68,7 +68,7 @@ def _route(url: str) -> dict[str, Any]:
 def test_drifted_output_raises_the_alert_and_recovery_clears_it(
     bff: BffFactory, sim: SimulatorServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bff.drift")
+    caplog.set_level(logging.INFO, logger="bff.observe.hub")
     drift = {"drift_window": 6, "drift_min_samples": 4, "drift_threshold": 0.5}
     url = bff(max_attempts=1, breaker_threshold=10, drift_expected_rate=0.0, **drift).url
     for _ in range(4):
@@ -100,10 +100,12 @@ def test_drifted_output_raises_the_alert_and_recovery_clears_it(
     route = _route(url)
     assert route["drifting"] is False and route["validationFailureRate"] == 0.0
     assert Scrape(url).value("bff_drift_alert", route="sim/gpt-4o") == 0
-    assert [r.getMessage() for r in caplog.records if r.name == "bff.drift"] == [
-        "drift alert raised",
-        "drift alert cleared",
+    drift = [
+        (r.getMessage(), r.levelname)
+        for r in caplog.records
+        if getattr(r, "fields", {}).get("event") in ("drift_alert", "drift_cleared")
     ]
+    assert drift == [("drift alert raised", "WARNING"), ("drift alert cleared", "INFO")]
 
 
 def test_models_lists_every_configured_route(bff: BffFactory, sim: SimulatorServer) -> None:

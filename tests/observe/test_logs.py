@@ -72,7 +72,7 @@ def test_json_lines_with_ids_and_no_pii() -> None:
         assert {line["request_id"] for line in run_lines} == {summary["request_id"]}
     first = summaries[0]
     assert first["request_id"] == "req-ExtractActionPlan"
-    access: list[dict[str, Any]] = [line for line in lines if line["logger"] == "bff.access"]
+    access: list[dict[str, Any]] = [line for line in lines if line.get("event") == "access"]
     assert {"method", "path", "status", "duration_ms"} <= access[0].keys()
     assert any(a["path"] == "/graphql" and a["method"] == "GET" for a in access)
     assert any(line["message"].startswith("attempt failed") for line in lines), (

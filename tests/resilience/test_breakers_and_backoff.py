@@ -117,15 +117,15 @@ async def test_a_breaker_opens_skips_the_route_then_probes(
     pipeline = _pipeline(registry, settings, clock)
     sim.simulator.add({"status": 503, "repeat": 3}, model="gpt-4o")
     first = await _run(pipeline)
-    assert isinstance(first[-1], Completed) and first[-1].meta.model == "sim/gpt-4o-mini"
+    assert isinstance(first[-1], Completed) and first[-1].meta.route == "sim/gpt-4o-mini"
     assert pipeline.breakers.get("sim/gpt-4o").state is BreakerState.OPEN
 
     # open: the route is skipped without a call reaching the simulator
     sim.simulator.reset()
     second = await _run(pipeline)
-    assert isinstance(second[-1], Completed) and second[-1].meta.model == "sim/gpt-4o-mini"
+    assert isinstance(second[-1], Completed) and second[-1].meta.route == "sim/gpt-4o-mini"
     hop = next(e for e in second if isinstance(e, FallingBack))
-    assert (hop.from_model, hop.to_model, hop.reason) == (
+    assert (hop.from_route, hop.to_route, hop.reason) == (
         "sim/gpt-4o",
         "sim/gpt-4o-mini",
         "circuit_open",
@@ -137,7 +137,7 @@ async def test_a_breaker_opens_skips_the_route_then_probes(
     assert pipeline.breakers.get("sim/gpt-4o").state is BreakerState.HALF_OPEN
     sim.simulator.reset()
     third = await _run(pipeline)
-    assert isinstance(third[-1], Completed) and third[-1].meta.model == "sim/gpt-4o"
+    assert isinstance(third[-1], Completed) and third[-1].meta.route == "sim/gpt-4o"
     assert [r.model for r in sim.simulator.requests] == ["gpt-4o"]
     assert pipeline.breakers.get("sim/gpt-4o").state is BreakerState.CLOSED
 

@@ -154,7 +154,7 @@ async def test_task(
         return
     route, attempts = _expected(fault, outcome)
     assert isinstance(result, Completed)
-    assert (result.meta.model, result.meta.attempts) == (route, attempts)
+    assert (result.meta.route, result.meta.attempts) == (route, attempts)
     assert result.meta.fallback == (Fallback.NONE if outcome == "retry" else Fallback.MODEL)
     assert [a.action_type for a in result.output.actions] == ["call", "email"]  # type: ignore[attr-defined]
     assert len(records) == attempts

@@ -153,13 +153,16 @@ def test_breaker_transitions_are_logged(caplog: pytest.LogCaptureFixture) -> Non
     clock = Clock()
     breakers = Breakers(threshold=2, cooldown_s=5, clock=clock)
     breaker = breakers.get("openai/gpt-4o")
-    with caplog.at_level("INFO", logger="bff.resilience"):
+    with caplog.at_level("INFO", logger="bff.resilience.breaker"):
         breaker.failure()
         breaker.failure()
         clock.now += 5
         assert breaker.allow()
         breaker.success()
-    assert [r.getMessage() for r in caplog.records] == [
-        "circuit opened: route=openai/gpt-4o failures=2 cooldown_s=5",
-        "circuit closed: route=openai/gpt-4o",
+    assert [(r.getMessage(), r.fields) for r in caplog.records] == [  # type: ignore[attr-defined]
+        (
+            "circuit opened",
+            {"event": "circuit_opened", "route": "openai/gpt-4o", "failures": 2, "cooldown_s": 5},
+        ),
+        ("circuit closed", {"event": "circuit_closed", "route": "openai/gpt-4o"}),
     ]

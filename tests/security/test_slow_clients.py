@@ -215,7 +215,7 @@ def test_a_client_gone_mid_body_is_logged_at_info_without_a_traceback(server: Se
     entries = mine()
     assert len(entries) == 1, server.text()[-4000:]
     (entry,) = entries
-    assert entry["level"] == "info" and entry["logger"] == "bff.edge"
+    assert entry["level"] == "info" and entry["logger"] == "bff.api.limits"
     assert entry["path"] == "/graphql"
     text = server.text()
     assert "Traceback" not in text and "Exception in ASGI application" not in text
