@@ -23,12 +23,12 @@ from bff.api.graphql_http import GraphQLEdge, GraphQLView
 from bff.api.guard import GuardMiddleware
 from bff.api.headers import SecurityHeadersMiddleware
 from bff.api.limits import BodyLimitMiddleware
+from bff.api.request_id import RequestIdMiddleware
 from bff.api.runtime import Runtime, Services
 from bff.api.schema import build_schema
 from bff.api.trusted import TrustedDocuments
 from bff.chat import ChatRunner
 from bff.config import Settings
-from bff.observe.logs import RequestIdMiddleware
 from bff.server import AdminSplit
 from bff.tasks import TaskRegistry
 
