@@ -1,29 +1,53 @@
 // The chat panel: tokens over SSE from POST /chat/stream, with a stop button.
 import { authHeaders } from "./auth.js";
 import { announce, el } from "./dom.js";
-import { ERROR_TEXT } from "./render.js";
+import { failure } from "./http.js";
+import { EventStreamParser } from "./sse.js";
 
-// Split complete SSE events off the buffer: {events: [{event, data}], rest}.
-function takeEvents(buffer) {
-  const events = [];
-  const blocks = buffer.split(/\r?\n\r?\n/);
-  const rest = blocks.pop();
-  for (const block of blocks) {
-    const fields = { event: "message", data: "" };
-    for (const line of block.split(/\r?\n/)) {
-      if (!line || line.startsWith(":")) continue;
-      const colon = line.indexOf(":");
-      const name = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-      if (name === "data") fields.data += value;
-      else if (name === "event") fields.event = value;
-    }
-    if (fields.data) events.push(fields);
+// An event's data: a JSON object, or an Error saying the frame is bad.
+function frameData(sse) {
+  let data;
+  try {
+    data = JSON.parse(sse.data);
+  } catch {
+    data = undefined;
   }
-  return { events, rest };
+  if (data === null || typeof data !== "object") {
+    throw new Error(`the server sent a ${sse.type} event whose data is not a JSON object`);
+  }
+  return data;
 }
 
-export function chatPanel() {
+// Reads the stream's events into the reply up to its terminal event (`done` or `error`).
+// A bad frame, or a stream that ends before a terminal event, throws: the answer is
+// incomplete, and the page must not pass it off as whole.
+async function readReply(response, { onToken, onDone, onError }) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  const parser = new EventStreamParser();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the stream ended before the answer was complete");
+      for (const sse of parser.push(value)) {
+        if (sse.type === "token") {
+          onToken(String(frameData(sse).text ?? ""));
+        } else if (sse.type === "done") {
+          onDone(frameData(sse));
+          return;
+        } else if (sse.type === "error") {
+          onError(frameData(sse));
+          return;
+        }
+      }
+    }
+  } finally {
+    // Closes the connection when the reply ended early or went wrong.
+    reader.cancel().catch(() => {});
+  }
+}
+
+// `errorText(code)` is the sentence for an error code (render.js errorSentences).
+export function chatPanel(errorText) {
   const form = document.getElementById("chat-form");
   const input = document.getElementById("chat-input");
   const send = document.getElementById("chat-send");
@@ -44,6 +68,7 @@ export function chatPanel() {
     const reply = el("li", { className: "assistant", "aria-busy": "true" }, text, note);
     messages.append(reply);
     controller = new AbortController();
+    const { signal } = controller;
     send.disabled = true;
     stopButton.disabled = false;
     announce("The model is answering…");
@@ -52,46 +77,36 @@ export function chatPanel() {
         method: "POST",
         headers: { "content-type": "application/json", accept: "text/event-stream", ...authHeaders() },
         body: JSON.stringify({ messages: history }),
-        signal: controller.signal,
+        signal,
       });
-      if (!response.ok) {
-        const body = await response.json().catch(() => ({}));
-        throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
-      }
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        const taken = takeEvents(buffer + value);
-        buffer = taken.rest;
-        for (const sse of taken.events) {
-          const data = JSON.parse(sse.data);
-          if (sse.event === "token") {
-            text.textContent += data.text;
-            messages.scrollTop = messages.scrollHeight;
-          } else if (sse.event === "done") {
-            note.textContent = `${data.model} · ${data.completionTokens} tokens · ${Math.round(data.latencyMs)} ms`;
-            announce("Answer complete.");
-          } else if (sse.event === "error") {
-            note.append(el("span", { className: "error", role: "alert", "data-error-code": data.code },
-              `${ERROR_TEXT[data.code] || data.code}: ${data.message}`));
-            announce("The answer ended with an error.");
-          }
-        }
-      }
-      history.push({ role: "assistant", content: text.textContent });
+      if (!response.ok) throw await failure(response);
+      await readReply(response, {
+        onToken: (token) => {
+          text.textContent += token;
+          messages.scrollTop = messages.scrollHeight;
+        },
+        onDone: (done) => {
+          note.textContent = `${done.model} · ${done.completionTokens} tokens · ${Math.round(done.latencyMs)} ms`;
+          announce("Answer complete.");
+        },
+        onError: (error) => {
+          note.append(el("span", { className: "error", role: "alert", "data-error-code": error.code },
+            `${errorText(error.code)}: ${error.message}`));
+          announce("The answer ended with an error.");
+        },
+      });
     } catch (error) {
-      if (error.name === "AbortError") {
+      if (signal.aborted) {
         note.textContent = "Stopped.";
         reply.setAttribute("data-stopped", "");
         announce("Stopped.");
-        if (text.textContent) history.push({ role: "assistant", content: text.textContent });
       } else {
-        note.append(el("span", { className: "error", role: "alert" }, `The request failed: ${error.message}`));
+        note.append(el("span", { className: "error", role: "alert", "data-failed": "" },
+          `The request failed: ${error.message}`));
         announce("The request failed.");
       }
     } finally {
+      if (text.textContent) history.push({ role: "assistant", content: text.textContent });
       reply.setAttribute("aria-busy", "false");
       controller = null;
       send.disabled = false;

@@ -2,6 +2,7 @@
 import { authHeaders } from "./auth.js";
 import { announce, clear, el } from "./dom.js";
 import { query } from "./graphql.js";
+import { failure, readJson } from "./http.js";
 
 const percent = (rate) => (rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)}%`);
 
@@ -25,18 +26,24 @@ export function operationsPanel(operations) {
   }
   refresh();
   setInterval(refresh, 5000);
-  faultSwitch();
+  faultSwitch(operations.FaultSwitch);
   return refresh;
 }
 
-async function faultSwitch() {
+// The switch, when the server has one (Health.faultSwitch): only routes on the demo
+// provider can be told to misbehave.
+async function faultSwitch(operation) {
   const container = document.getElementById("faults");
-  const response = await fetch("/demo/faults");
-  if (!response.ok) return; // no demo route: nothing to switch
-  const state = await response.json();
-  clear(container, el("h3", {}, "Demo model fault switch"),
-    el("p", { className: "hint" }, "Make the offline demo model misbehave and watch retries, fallbacks and breakers."),
-    ...state.routes.map((route) => faultRow(route, state.kinds)));
+  try {
+    const { health } = await query(operation);
+    if (!health.faultSwitch) return;
+    const state = await readJson(await fetch("/demo/faults", { headers: authHeaders() }));
+    clear(container, el("h3", {}, "Demo model fault switch"),
+      el("p", { className: "hint" }, "Make the offline demo model misbehave and watch retries, fallbacks and breakers."),
+      ...state.routes.map((route) => faultRow(route, state.kinds)));
+  } catch (error) {
+    clear(container, el("p", { className: "error" }, `Could not load the fault switch: ${error.message}`));
+  }
 }
 
 function faultRow(route, kinds) {
@@ -59,13 +66,16 @@ function faultRow(route, kinds) {
     event.preventDefault();
     const on = kind.value !== "";
     const body = { route: route.route, rate: on ? Number(rate.value) / 100 : 0, kinds: on ? [kind.value] : kinds };
-    const answer = await fetch("/demo/faults", {
-      method: "PUT", headers: { "content-type": "application/json", ...authHeaders() },
-      body: JSON.stringify(body),
-    });
-    announce(answer.ok
-      ? on ? `${route.route}: ${kind.value} on ${rate.value}% of calls.` : `${route.route}: faults off.`
-      : `The fault switch refused: HTTP ${answer.status}.`);
+    try {
+      const answer = await fetch("/demo/faults", {
+        method: "PUT", headers: { "content-type": "application/json", ...authHeaders() },
+        body: JSON.stringify(body),
+      });
+      if (!answer.ok) throw await failure(answer);
+      announce(on ? `${route.route}: ${kind.value} on ${rate.value}% of calls.` : `${route.route}: faults off.`);
+    } catch (error) {
+      announce(`The fault switch failed: ${error.message}.`);
+    }
   });
   return form;
 }

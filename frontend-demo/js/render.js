@@ -1,17 +1,13 @@
 // Validated results as tables and cards; run metadata; error codes in words.
 import { el, humanize } from "./dom.js";
 
-export const ERROR_TEXT = {
-  INPUT_REJECTED: "The input was rejected",
-  VALIDATION_FAILED: "The model's output never passed validation",
-  PROVIDER_UNAVAILABLE: "No model could be reached",
-  RATE_LIMITED: "The model provider kept rate-limiting the request",
-  BUDGET_EXCEEDED: "The token or spend budget ran out before the call",
-  REFUSED: "The model refused to answer",
-  TIMEOUT: "The model took too long",
-  CANCELLED: "The run was cancelled",
-  TOOL_DEPTH_EXCEEDED: "The model kept calling tools past the limit",
-};
+// The sentence for each error code, in the server's words (Query.errorCodes): a function
+// from a code to its sentence, capitalized, or to the code itself if the server has none.
+export function errorSentences(errorCodes) {
+  const sentences = new Map(errorCodes.map(({ code, message }) =>
+    [code, message.charAt(0).toUpperCase() + message.slice(1)]));
+  return (code) => sentences.get(code) || code;
+}
 
 function isRecord(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);

@@ -1,7 +1,7 @@
 // The structured panel: one form per task, run through the task's subscription.
 import { announce, clear, el, humanize } from "./dom.js";
 import { subscribe } from "./graphql.js";
-import { ERROR_TEXT, renderMeta, renderValue } from "./render.js";
+import { renderMeta, renderValue } from "./render.js";
 
 const SAMPLES = {
   extractActionPlan:
@@ -28,7 +28,8 @@ function readValue(field, control) {
   return JSON.parse(control.value || "null");
 }
 
-export function taskPanel(task, operation) {
+// `errorText(code)` is the sentence for an error code (render.js errorSentences).
+export function taskPanel(task, operation, errorText) {
   const id = `task-${task.name}`;
   const fields = inputFields(task);
   const controls = new Map();
@@ -54,7 +55,7 @@ export function taskPanel(task, operation) {
     el("p", { id: `${id}-desc`, className: "hint" }, task.description),
     form, progress, result);
   const [run, stopButton] = form.querySelectorAll("button");
-  let stop = null;
+  let controller = null;
 
   if (!operation) {
     clear(progress, el("p", { className: "error" }, "No subscription for this task in graphql/operations/."));
@@ -64,6 +65,7 @@ export function taskPanel(task, operation) {
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (controller) return;
     let variables;
     try {
       variables = Object.fromEntries(fields.map((f) => [f.name, readValue(f, controls.get(f.name))]));
@@ -78,19 +80,27 @@ export function taskPanel(task, operation) {
     run.disabled = true;
     stopButton.disabled = false;
     announce(`Running ${task.name}…`);
-    stop = subscribe(operation, variables, (event) => onEvent(event, state, counter, result),
-      (error) => {
+    controller = new AbortController();
+    const { signal } = controller;
+    subscribe(operation, variables, {
+      signal,
+      onEvent: (payload) => onEvent(payload, state, counter, result),
+      onEnd: (error) => {
         run.disabled = false;
         stopButton.disabled = true;
-        stop = null;
-        if (error) {
-          clear(result, el("p", { className: "error", role: "alert" },
-            error.message === "stopped" ? "Stopped: the run was cancelled." : `The request failed: ${error.message}`));
-          announce(`${task.name}: ${error.message === "stopped" ? "stopped" : "failed"}.`);
+        controller = null;
+        if (signal.aborted) {
+          clear(result, el("p", { className: "hint", "data-stopped": "" }, "Stopped: the run was cancelled."));
+          counter.textContent = "Stopped.";
+          announce(`${task.name}: stopped.`);
+        } else if (error) {
+          clear(result, el("p", { className: "error", role: "alert" }, `The request failed: ${error.message}`));
+          announce(`${task.name}: failed.`);
         }
-      });
+      },
+    });
   });
-  stopButton.addEventListener("click", () => stop && stop());
+  stopButton.addEventListener("click", () => controller && controller.abort());
 
   function onEvent(event, state, counter, resultNode) {
     switch (event.__typename) {
@@ -115,7 +125,7 @@ export function taskPanel(task, operation) {
           `Falling back from ${event.fromModel} to ${event.toModel} (${event.reason})`));
         break;
       case "TaskError": {
-        const reason = ERROR_TEXT[event.code] || event.code;
+        const reason = errorText(event.code);
         clear(resultNode,
           el("p", { className: "error", role: "alert", "data-error-code": event.code }, `${reason}.`),
           el("p", { className: "hint" }, event.message),

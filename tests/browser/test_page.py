@@ -6,9 +6,10 @@ import json
 import time
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route, expect
 
 from bff.testing.server import SimulatorServer
+from tests.api.helpers import operation
 from tests.browser.conftest import ServeFactory, Shots
 from tests.observe.helpers import Scrape
 
@@ -23,6 +24,43 @@ def _open(page: Page, url: str) -> None:
 
 def _meta(page: Page, task: str, name: str) -> str:
     return page.locator(f"[data-result={task}] [data-meta='{name}']").inner_text()
+
+
+def _sentences(url: str) -> dict[str, str]:
+    """Each error code's sentence, as the API words it."""
+    answer = httpx.post(f"{url}/graphql", json={"query": operation("ErrorCodes")}).json()
+    return {e["code"]: e["message"] for e in answer["data"]["errorCodes"]}
+
+
+def _shown(sentence: str) -> str:
+    return sentence[0].upper() + sentence[1:]
+
+
+def _operation_ids(url: str) -> dict[str, str]:
+    return {name: op["id"] for name, op in httpx.get(f"{url}/operations.json").json().items()}
+
+
+def _sends(request: Request, document_id: str) -> bool:
+    return (
+        request.method == "POST"
+        and request.url.endswith("/graphql")
+        and (request.post_data_json or {}).get("documentId") == document_id
+    )
+
+
+def _chat_stream(page: Page, body: str) -> None:
+    """Answer the page's chat requests with ``body``, as a server-sent event stream."""
+    page.route(
+        "**/chat/stream",
+        lambda route: route.fulfill(
+            status=200, headers={"content-type": "text/event-stream"}, body=body
+        ),
+    )
+
+
+def _chat(page: Page, message: str) -> None:
+    page.fill("#chat-input", message)
+    page.click("#chat-send")
 
 
 def _switch_faults(page: Page, route: str, kind: str, percent: int) -> None:
@@ -81,11 +119,13 @@ def test_faults_show_retries_and_a_fallback_then_validated_data(
 
 
 def test_a_task_error_is_a_clear_message(page: Page, serve: ServeFactory, shots: Shots) -> None:
-    _open(page, serve(BFF_CLIENT_DAILY_TOKENS="10"))
+    url = serve(BFF_CLIENT_DAILY_TOKENS="10")
+    _open(page, url)
     page.click("[data-run=extractActionPlan]")
     error = page.locator("[data-result=extractActionPlan] [data-error-code]")
     expect(error).to_have_attribute("data-error-code", "BUDGET_EXCEEDED")
-    expect(error).to_have_text("The token or spend budget ran out before the call.")
+    sentence = _sentences(url)["BUDGET_EXCEEDED"]
+    expect(error).to_have_text(f"{_shown(sentence)}.")
     expect(page.locator("[data-result=extractActionPlan] table")).to_have_count(0)
     shots.take("budget-exceeded")
 
@@ -146,7 +186,145 @@ def test_chat_streams_and_stop_cancels_the_upstream_request(
     page.click("#chat-send")
     error = page.locator("#messages li.assistant").nth(1).locator("[data-error-code]")
     expect(error).to_have_attribute("data-error-code", "PROVIDER_UNAVAILABLE")
+    expect(error).to_contain_text(_shown(_sentences(url)["PROVIDER_UNAVAILABLE"]))
     shots.take("chat-error")
+
+
+def test_stop_cancels_a_task_run_and_its_upstream_request(
+    page: Page, serve: ServeFactory, sim: SimulatorServer
+) -> None:
+    url = serve(simulated=True)
+    plan = {"actions": [{"action_type": "call", "priority": 1, "summary": "Call Bob " * 30}]}
+    sim.simulator.add({"content": json.dumps(plan), "chunk_delay_s": 0.05})
+    _open(page, url)
+    page.click("[data-run=extractActionPlan]")
+    counter = page.locator("[data-progress=extractActionPlan] [data-counter]")
+    expect(counter).to_contain_text("tokens received")
+    page.click("[data-stop=extractActionPlan]")
+    result = page.locator("[data-result=extractActionPlan]")
+    expect(result.locator("[data-stopped]")).to_have_text("Stopped: the run was cancelled.")
+    expect(result.locator("[role=alert]")).to_have_count(0)
+    expect(counter).to_have_text("Stopped.")
+    expect(page.locator("#status")).to_have_text("extractActionPlan: stopped.")
+    expect(page.locator("[data-run=extractActionPlan]")).to_be_enabled()
+    (record,) = sim.simulator.wait_until_settled()
+    assert record.hung_up and record.chunks_sent < record.chunks_total
+
+
+def test_the_error_sentences_are_the_apis(page: Page, serve: ServeFactory) -> None:
+    """The page words each error code as `Query.errorCodes` does: change the answer and
+    the page follows."""
+    url = serve(BFF_CLIENT_DAILY_TOKENS="10")
+    ids = _operation_ids(url)
+    codes = [{"code": c, "message": f"{c.lower()} in the API's words"} for c in _sentences(url)]
+
+    def graphql(route: Route, request: Request) -> None:
+        if _sends(request, ids["ErrorCodes"]):
+            route.fulfill(json={"data": {"errorCodes": codes}})
+        else:
+            route.continue_()
+
+    page.route("**/graphql", graphql)
+    _open(page, url)
+    page.click("[data-run=extractActionPlan]")
+    error = page.locator("[data-result=extractActionPlan] [data-error-code]")
+    expect(error).to_have_text("Budget_exceeded in the API's words.")
+    _chat_stream(page, 'event: error\ndata: {"code":"REFUSED","message":"no"}\n\n')
+    _chat(page, "Tell me about tides.")
+    expect(page.locator("#messages [data-error-code=REFUSED]")).to_have_text(
+        "Refused in the API's words: no"
+    )
+
+
+def test_a_chat_stream_without_a_terminal_event_is_an_error(
+    page: Page, serve: ServeFactory, shots: Shots
+) -> None:
+    """The BFF ends every stream with `done` or `error` (an upstream cut becomes an
+    `error` event), so this stream comes from the browser's side: one that just stops,
+    as behind a proxy that cut it, is an incomplete answer, and the page says so."""
+    _open(page, serve())
+    tokens = 'event: token\ndata: {"text":"Half an"}\n\nevent: token\ndata: {"text":" answer"}\n\n'
+    _chat_stream(page, tokens)
+    _chat(page, "Tell me about tides.")
+    reply = page.locator("#messages li.assistant").last
+    expect(reply.locator("[data-failed]")).to_have_text(
+        "The request failed: the stream ended before the answer was complete"
+    )
+    expect(reply.locator("[data-reply]")).to_have_text("Half an answer")
+    expect(reply).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#status")).to_have_text("The request failed.")
+    expect(page.locator("#chat-send")).to_be_enabled()
+    shots.take("chat-no-terminal-event")
+    # a frame that is not JSON is an error too, shown in the reply (the page fixture
+    # fails the test on any uncaught exception)
+    _chat_stream(page, 'event: token\ndata: {"text":"fine"}\n\nevent: token\ndata: {"text":\n\n')
+    _chat(page, "Again.")
+    reply = page.locator("#messages li.assistant").last
+    expect(reply.locator("[data-failed]")).to_have_text(
+        "The request failed: the server sent a token event whose data is not a JSON object"
+    )
+    expect(reply.locator("[data-reply]")).to_have_text("fine")
+
+
+def test_chat_reads_server_sent_events_as_the_standard_says(
+    page: Page, serve: ServeFactory
+) -> None:
+    _open(page, serve())
+    # data over several lines, each kind of line end, comments, no space after a colon,
+    # two spaces (the second is data), fields the page ignores
+    stream = (
+        ': a comment\r\nevent: token\r\nid: 1\r\ndata: {"text":\r\ndata:  "Fog "}\r\n\r\n'
+        'event: token\rdata:{"text":\rdata:"rolls"\rdata: }\r\r'
+        'event:token\nretry: 100\nwhatever: x\ndata:  {"text": " in."}\n:ping\n\n'
+        'event: done\ndata: {"model":"sim/gpt-4o","completionTokens":3,\n'
+        'data: "latencyMs":12.4}\n\n'
+    )
+    _chat_stream(page, stream)
+    _chat(page, "Tell me about fog.")
+    expect(page.locator("#messages .note")).to_have_text("sim/gpt-4o · 3 tokens · 12 ms")
+    expect(page.locator("#messages [data-reply]")).to_have_text("Fog rolls in.")
+    # the parser itself, on what JSON data cannot show (the lines of an event's data are
+    # joined with a line feed; an event the stream ends inside is dropped), fed in two
+    # pieces cut at every point
+    results = page.evaluate(
+        """async (text) => {
+            const { EventStreamParser } = await import("/js/sse.js");
+            const results = [];
+            for (let cut = 0; cut <= text.length; cut++) {
+                const parser = new EventStreamParser();
+                results.push([...parser.push(text.slice(0, cut)), ...parser.push(text.slice(cut))]);
+            }
+            return results;
+        }""",
+        "data: one\r\ndata:two\rdata\n\nevent: x\n\n: c\ndata:  3\r\revent: cut\ndata: lost",
+    )
+    expected = [{"type": "message", "data": "one\ntwo\n"}, {"type": "message", "data": " 3"}]
+    assert all(events == expected for events in results), results
+
+
+def test_without_a_demo_route_the_page_asks_for_no_fault_switch(
+    page: Page, serve: ServeFactory
+) -> None:
+    url = serve(simulated=True)
+    ids = _operation_ids(url)
+    errors: list[str] = []
+    requests: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", console)
+    page.on("request", lambda request: requests.append(request.url))
+    with page.expect_response(lambda r: _sends(r.request, ids["FaultSwitch"])) as answer:
+        _open(page, url)
+    response: Response = answer.value
+    assert response.json() == {"data": {"health": {"faultSwitch": False}}}
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#routes tbody tr[data-route='sim/gpt-4o']")).to_have_count(1)
+    expect(page.locator("#faults")).to_be_empty()
+    assert [r for r in requests if "/demo/faults" in r] == []
+    assert errors == []
 
 
 def test_model_output_renders_as_text_and_runs_nothing(
