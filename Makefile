@@ -1,11 +1,12 @@
-# llm-bff: `make serve` runs the BFF on the offline demo model; `make test` runs everything.
+# llm-bff: `make serve` runs the BFF on the offline demo model; `make test` runs everything,
+# `make test-fast` all but the tests marked slow (a fresh clone, a wheel, the load test).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint bench system-packages
+.PHONY: serve test test-fast lint bench system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,9 @@ system-packages:
 
 test: $(VENV)/.installed-test system-packages
 	$(BIN)/pytest --cov --cov-report=term
+
+test-fast: $(VENV)/.installed-test system-packages
+	$(BIN)/pytest -m "not slow"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

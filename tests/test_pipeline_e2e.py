@@ -29,6 +29,7 @@ from bff.run import (
     Started,
 )
 from bff.tasks import Task
+from bff.testing.script import RequestRecord
 from bff.testing.server import SimulatorServer
 
 pytestmark = pytest.mark.anyio
@@ -117,7 +118,8 @@ async def test_violation_mid_stream_hangs_up_then_reasks(
         {"action_type": "email", "priority": 9, "summary": "Email Ann"},
         {"action_type": "buy", "priority": 2, "summary": "Buy milk " * 20},
     ]
-    sim.simulator.add({"content": json.dumps({"actions": items}), "chunk_delay_s": 0.002})
+    # Held before its finish: only the pipeline hanging up can end the stream.
+    sim.simulator.add({"content": json.dumps({"actions": items}), "hold_after_chunks": -3})
     events = await _events(pipeline)
     final = events[-1]
     assert isinstance(final, Completed) and final.meta.attempts == 2
@@ -253,9 +255,10 @@ async def test_three_failures_then_the_safe_response(
 def test_a_violation_anywhere_hangs_up_the_stream(
     _simulator_server: SimulatorServer, position: int, kind: str
 ) -> None:
-    """Wherever the bad item is, the run stops reading there and the simulator sees it."""
+    """Wherever the bad item is, the run stops reading there and the simulator sees it:
+    the stream is held before its finish, so only the pipeline hanging up can end it."""
     sim = _simulator_server.simulator
-    sim.reset()
+    sim.reset()  # each example starts afresh
     items: list[dict[str, Any]] = [
         {"action_type": "call", "priority": 2, "summary": f"Call customer {i}"} for i in range(10)
     ]
@@ -266,23 +269,24 @@ def test_a_violation_anywhere_hangs_up_the_stream(
         bad["due"] = "tomorrow"
     else:
         bad["summary"] = "x" * 121
-    sim.add({"content": json.dumps({"actions": items}), "chunk_delay_s": 0.001})
+    sim.add({"content": json.dumps({"actions": items}), "hold_after_chunks": -3})
     settings_ = Settings(
         model="sim/gpt-4o",
         endpoints={"sim": {"base_url": _simulator_server.base_url}},  # type: ignore[dict-item]
         max_attempts=1,
     )
 
-    async def run() -> RunEvent:
+    async def run() -> tuple[RunEvent, list[RequestRecord]]:
         registry = ProviderRegistry(settings_)
         try:
             task = replace(EXTRACT_ACTION_PLAN, safe_response=None, fallbacks=())
-            return await Pipeline(registry.get, settings_).execute(task, TEXT)
+            final = await Pipeline(registry.get, settings_).execute(task, TEXT)
+            # settled while the client is still open: the run itself hung up
+            return final, await anyio.to_thread.run_sync(sim.wait_until_settled)
         finally:
             await registry.aclose()
 
-    final = anyio.run(run)
+    final, (record,) = anyio.run(run)
     assert isinstance(final, Failed) and final.code == ErrorCode.VALIDATION_FAILED
     assert final.meta.errors[0].message.startswith(f"actions[{position}]")
-    (record,) = sim.wait_until_settled()
     assert record.hung_up and record.chunks_sent < record.chunks_total

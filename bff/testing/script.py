@@ -52,6 +52,14 @@ class Step(BaseModel):
     fault: SimulatedFault | None = None
     fault_after_chunks: int | None = Field(default=None, ge=0)
     stall_s: float = Field(default=30.0, ge=0)
+    hold_after_chunks: int | None = Field(
+        default=None,
+        description=(
+            "Stop after this many frames (counted from the end when negative) until the"
+            " test opens ``gate``: a stream that cannot end unless its client ends it."
+        ),
+    )
+    gate: str = Field(default="hold", description="The gate a held stream waits at.")
     first_token_delay_s: float = Field(default=0.0, ge=0)
     chunk_delay_s: float | None = Field(default=None, ge=0)
     ignore_max_tokens: bool = Field(

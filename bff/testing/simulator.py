@@ -3,18 +3,22 @@
 ``POST /v1/chat/completions`` (streamed or not) and ``GET /v1/models`` speak
 OpenAI's wire format; answers come from the demo model unless a test scripts
 something else. Control routes under ``/_sim/`` let a test in another process
-script steps (``POST /_sim/script``), read what arrived (``GET /_sim/requests``)
-and start over (``POST /_sim/reset``). In the same process, use the
-:class:`Simulator` methods directly.
+script steps (``POST /_sim/script``), read what arrived (``GET /_sim/requests``),
+open a gate that held streams wait at (``POST /_sim/release``) and start over
+(``POST /_sim/reset``). In the same process, use the :class:`Simulator` methods
+directly; its ``wait_*`` methods block on a condition that every arrival, hold and
+ending notifies, so a test waits for what it needs rather than for a while.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from typing import Any
 
 import anyio
@@ -30,7 +34,7 @@ from bff.faults import chunk_text
 from bff.providers._types import OutputSpec, ToolSpec
 from bff.providers.demo import Answers
 from bff.testing import _wire
-from bff.testing.script import RequestRecord, Script, Step
+from bff.testing.script import Outcome, RequestRecord, Script, Step
 from bff.tokens import CHARS_PER_TOKEN, estimate_tokens
 
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1-mini", "o4-mini")
@@ -50,6 +54,50 @@ class _ScriptBody(BaseModel):
     steps: list[Step]
 
 
+class _ReleaseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gate: str = "hold"
+
+
+class _Gate:
+    """Where held streams wait: opened from any thread, awaited on the server's loop.
+    Its state is guarded by the simulator's condition, which it notifies."""
+
+    def __init__(self, changed: threading.Condition) -> None:
+        self._changed = changed
+        self.opened = False
+        self.waiting = 0
+        self._wakers: list[Callable[[], None]] = []
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+
+        def wake() -> None:
+            with suppress(RuntimeError):  # the loop has closed: nobody is waiting
+                loop.call_soon_threadsafe(event.set)
+
+        with self._changed:
+            if self.opened:
+                return
+            self.waiting += 1
+            self._wakers.append(wake)
+            self._changed.notify_all()
+        try:
+            await event.wait()
+        finally:
+            with self._changed:
+                self.waiting -= 1
+                self._wakers.remove(wake)
+                self._changed.notify_all()
+
+    def open(self) -> None:
+        """Call with the simulator's condition held."""
+        self.opened = True
+        for wake in self._wakers:
+            wake()
+
+
 class Simulator:
     """The simulator's state and its Starlette app (``.app``)."""
 
@@ -57,16 +105,19 @@ class Simulator:
         """``answers`` are what a request without a scripted answer gets (``bff simulate``
         and the tests give it the demo model's)."""
         self.answers = answers
-        self.chunk_delay = chunk_delay
+        self.chunk_delay = self._initial_chunk_delay = chunk_delay
         self.script = Script()
         self.requests: list[RequestRecord] = []
-        self._lock = threading.Lock()
+        # Guards ``requests``, the records' endings and the gates; notified on each change.
+        self._changed = threading.Condition()
+        self._gates: dict[str, _Gate] = {}
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._completions, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/_sim/script", self._add_script, methods=["POST"]),
                 Route("/_sim/requests", self._list_requests, methods=["GET"]),
+                Route("/_sim/release", self._release, methods=["POST"]),
                 Route("/_sim/reset", self._reset, methods=["POST"]),
             ]
         )
@@ -76,18 +127,79 @@ class Simulator:
         self.script.add([s if isinstance(s, Step) else Step(**s) for s in steps], model)
 
     def reset(self) -> None:
+        """Forget the script, the requests and the gates, and restore the chunk delay.
+        Streams still held at a gate are let go, so nothing waits on an earlier test."""
         self.script.clear()
-        with self._lock:
+        with self._changed:
             self.requests.clear()
+            gates, self._gates = self._gates, {}
+            for gate in gates.values():
+                gate.open()
+            self._changed.notify_all()
+        self.chunk_delay = self._initial_chunk_delay
 
-    def wait_until_settled(self, timeout: float = 5.0) -> list[RequestRecord]:
+    def release(self, gate: str = "hold") -> None:
+        """Open ``gate``: the streams held at it go on, and later ones pass through."""
+        with self._changed:
+            self._gate(gate).open()
+
+    def wait_until_settled(self, timeout: float = 10.0) -> list[RequestRecord]:
         """Wait until every request received so far has ended, then return them all."""
-        deadline = time.monotonic() + timeout
-        while any(r.outcome is None for r in self.requests):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"simulator requests still open after {timeout:.1f}s")
-            time.sleep(0.005)
-        return list(self.requests)
+        return self._wait_for(
+            lambda: all(r.outcome is not None for r in self.requests),
+            timeout,
+            "simulator requests still open",
+        )
+
+    def wait_for_requests(self, count: int = 1, timeout: float = 10.0) -> list[RequestRecord]:
+        """Wait until at least ``count`` requests have arrived, then return them all."""
+        return self._wait_for(
+            lambda: len(self.requests) >= count, timeout, f"fewer than {count} requests"
+        )
+
+    def wait_until_held(
+        self, count: int = 1, gate: str = "hold", timeout: float = 10.0
+    ) -> list[RequestRecord]:
+        """Wait until ``count`` streams are waiting at ``gate``, then return every request."""
+        return self._wait_for(
+            lambda: self._gate(gate).waiting >= count,
+            timeout,
+            f"fewer than {count} streams held at {gate!r}",
+        )
+
+    def _wait_for(
+        self, ready: Callable[[], bool], timeout: float, problem: str
+    ) -> list[RequestRecord]:
+        with self._changed:
+            if not self._changed.wait_for(ready, timeout):
+                raise TimeoutError(f"{problem} after {timeout:.1f}s")
+            return list(self.requests)
+
+    def _gate(self, name: str) -> _Gate:
+        """Call with the condition held."""
+        gate = self._gates.get(name)
+        if gate is None:
+            gate = self._gates[name] = _Gate(self._changed)
+        return gate
+
+    async def _hold(self, name: str) -> None:
+        with self._changed:
+            gate = self._gate(name)
+        await gate.wait()
+
+    def _arrived(self, model: str, body: dict[str, Any], stream: bool) -> RequestRecord:
+        with self._changed:
+            record = RequestRecord(len(self.requests) + 1, model, body, stream)
+            record.started_at = time.monotonic()
+            self.requests.append(record)
+            self._changed.notify_all()
+        return record
+
+    def _ended(self, record: RequestRecord, outcome: Outcome) -> None:
+        with self._changed:
+            record.outcome = outcome
+            record.ended_at = time.monotonic()
+            self._changed.notify_all()
 
     async def _add_script(self, request: Request) -> Response:
         try:
@@ -98,7 +210,17 @@ class Simulator:
         return JSONResponse({"pending": self.script.pending()})
 
     async def _list_requests(self, request: Request) -> Response:
-        return JSONResponse({"requests": [r.as_dict() for r in self.requests]})
+        with self._changed:
+            records = [r.as_dict() for r in self.requests]
+        return JSONResponse({"requests": records})
+
+    async def _release(self, request: Request) -> Response:
+        try:
+            body = _ReleaseBody.model_validate_json(await request.body() or b"{}")
+        except ValidationError as exc:
+            return JSONResponse({"error": exc.errors(include_url=False)}, status_code=422)
+        self.release(body.gate)
+        return JSONResponse({"released": body.gate})
 
     async def _reset(self, request: Request) -> Response:
         self.reset()
@@ -123,21 +245,18 @@ class Simulator:
             return _error(400, problem[0], param=problem[1])
         model = body["model"]
         stream = bool(body.get("stream"))
-        record = RequestRecord(len(self.requests) + 1, model, body, stream)
-        record.started_at = time.monotonic()
-        with self._lock:
-            self.requests.append(record)
+        record = self._arrived(model, body, stream)
         step = self.script.next(model)
         record.status = step.status
         if step.status != 200:
-            record.outcome = "error"
+            self._ended(record, "error")
             return _scripted_error(step, model)
         if step.body is not None:
             frames = [f.encode() + b"\n\n" for f in step.body.split("\n\n") if f.strip()]
             return self._frame_stream(frames, step, record, step.content_type)
         answer = _Answer.build(step, body, self.answers)
         if not stream:
-            record.outcome = "completed"
+            self._ended(record, "completed")
             return JSONResponse(answer.completion(model, body), headers=_headers())
         return self._frame_stream(answer.frames(model, body), step, record, None)
 
@@ -146,7 +265,7 @@ class Simulator:
     ) -> _FrameStream:
         delay = self.chunk_delay if step.chunk_delay_s is None else step.chunk_delay_s
         record.chunks_total = len(frames)
-        return _FrameStream(frames, step, record, delay, content_type)
+        return _FrameStream(frames, step, record, delay, content_type, self._hold, self._ended)
 
 
 def _request_problem(body: object) -> tuple[str, str] | None:
@@ -395,9 +514,12 @@ class _FrameStream:
         record: RequestRecord,
         delay: float,
         content_type: str | None,
+        hold: Callable[[str], Awaitable[None]],
+        ended: Callable[[RequestRecord, Outcome], None],
     ) -> None:
         self.frames, self.step, self.record, self.delay = frames, step, record, delay
         self.content_type = content_type or "text/event-stream; charset=utf-8"
+        self._hold, self._ended = hold, ended
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as group:
@@ -418,18 +540,24 @@ class _FrameStream:
             fault_at = len(self.frames) // 2
         headers = [(k.encode(), v.encode()) for k, v in _headers(step.headers).items()]
         headers.append((b"content-type", self.content_type.encode()))
+        hold_at = step.hold_after_chunks
+        if hold_at is not None and hold_at < 0:
+            hold_at += len(self.frames)
+        outcome: Outcome | None = None
         try:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             if step.first_token_delay_s:
                 await anyio.sleep(step.first_token_delay_s)
             for index, frame in enumerate(self.frames):
+                if index == hold_at:
+                    await self._hold(step.gate)
                 if index == fault_at and step.fault == "stall":
                     await anyio.sleep(step.stall_s)
                 elif index == fault_at and step.fault == "drop":
-                    record.outcome = "dropped"
+                    outcome = "dropped"
                     return  # no end of body: the server closes the connection mid-message
                 elif index == fault_at and step.fault == "cut":
-                    record.outcome = "cut"
+                    outcome = "cut"
                     break
                 elif index:
                     # Even with no delay, yield so a client hang-up is noticed mid-stream.
@@ -437,8 +565,6 @@ class _FrameStream:
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
                 record.chunks_sent += 1
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-            record.outcome = record.outcome or "completed"
+            outcome = outcome or "completed"
         finally:
-            if record.outcome is None:
-                record.outcome = "hung_up"
-            record.ended_at = time.monotonic()
+            self._ended(record, outcome or "hung_up")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import anyio
@@ -108,7 +109,8 @@ async def test_subscription_reports_items_and_fallback(
 async def test_closing_the_subscription_cancels_the_upstream(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
-    sim.simulator.add({"chunk_delay_s": 0.05})
+    # The upstream waits after six chunks until the test ends: only the BFF can end it.
+    sim.simulator.add({"hold_after_chunks": 6})
     server = bff()
     with anyio.fail_after(20):
         async with subscription(server.url, "WatchActionPlan", text=TEXT) as sub:
@@ -117,7 +119,7 @@ async def test_closing_the_subscription_cancels_the_upstream(
                 pass
             await sub.stop()
         (record,) = await anyio.to_thread.run_sync(sim.simulator.wait_until_settled)
-    assert record.hung_up and record.chunks_sent < record.chunks_total
+    assert record.hung_up and record.chunks_sent == 6 < record.chunks_total
 
 
 def _error(
@@ -194,12 +196,20 @@ def test_tasks_and_health_queries(bff: BffFactory) -> None:
 def test_an_aborted_mutation_cancels_the_run_and_the_upstream(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
-    sim.simulator.add({"chunk_delay_s": 0.05})
+    """The client leaves while the upstream is mid-answer (held after six chunks, and it
+    would wait there until the test ends): the BFF cancels the run and closes it."""
+    sim.simulator.add({"hold_after_chunks": 6})
     server = bff()
     body = {"query": operation("ExtractActionPlan"), "variables": {"text": TEXT}}
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{server.url}/graphql", json=body, timeout=0.5)
-    (record,) = sim.simulator.wait_until_settled(timeout=3)
-    assert record.hung_up and record.chunks_sent < record.chunks_total
+
+    async def post_then_leave() -> None:
+        async with httpx.AsyncClient(timeout=30) as client, anyio.create_task_group() as group:
+            group.start_soon(partial(client.post, f"{server.url}/graphql", json=body))
+            await anyio.to_thread.run_sync(sim.simulator.wait_until_held)
+            group.cancel_scope.cancel()  # the client goes away mid-request
+
+    anyio.run(post_then_leave)
+    (record,) = sim.simulator.wait_until_settled()
+    assert record.hung_up and record.chunks_sent == 6 < record.chunks_total
     # nothing was retried after the client left
     assert len(sim.simulator.requests) == 1

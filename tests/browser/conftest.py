@@ -82,7 +82,7 @@ def serve(tmp_path: Path, sim: SimulatorServer) -> Iterator[ServeFactory]:
 
         def start(*, simulated: bool = False, **settings: str) -> str:
             port = free_port()
-            env = clean_env(BFF_DEMO_CHUNK_DELAY_S="0.004", BFF_RETRY_BASE_S="0.05",
+            env = clean_env(BFF_DEMO_CHUNK_DELAY_S="0.001", BFF_RETRY_BASE_S="0.05",
                             BFF_LOG_LEVEL="warning", **settings)  # fmt: skip
             argv = [*BFF, "serve", "--port", str(port)]
             if simulated:

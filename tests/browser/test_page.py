@@ -1,9 +1,8 @@
-"""The demo page in headless Chromium: each panel against a real `bff serve`."""
+"""The demo page in headless Chromium: each panel against the app served on loopback."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route, expect
@@ -11,7 +10,7 @@ from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route, 
 from bff.testing.server import SimulatorServer
 from tests.api.helpers import operation
 from tests.browser.conftest import ServeFactory, Shots
-from tests.observe.helpers import Scrape
+from tests.observe.helpers import Scrape, eventually
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -61,6 +60,11 @@ def _chat_stream(page: Page, body: str) -> None:
 def _chat(page: Page, message: str) -> None:
     page.fill("#chat-input", message)
     page.click("#chat-send")
+
+
+def _refresh_operations(page: Page) -> None:
+    """Fire the operations panel's 5 s refresh now, on the page's fake clock."""
+    page.clock.fast_forward(5000)
 
 
 def _switch_faults(page: Page, route: str, kind: str, percent: int) -> None:
@@ -133,6 +137,7 @@ def test_a_task_error_is_a_clear_message(page: Page, serve: ServeFactory, shots:
 def test_the_operations_panel_shows_an_open_breaker(
     page: Page, serve: ServeFactory, shots: Shots
 ) -> None:
+    page.clock.install()  # time flows, and the test can jump it to the panel's refresh
     _open(page, serve())
     row = page.locator("tr[data-route='demo/heuristic']")
     expect(row.locator("[data-breaker]")).to_have_text("CLOSED")
@@ -143,27 +148,31 @@ def test_the_operations_panel_shows_an_open_breaker(
         "data-typename", "ActionPlanResult"
     )
     assert _meta(page, "extractActionPlan", "fallback") == "SAFE_RESPONSE"
-    expect(row.locator("[data-breaker]")).to_have_text("OPEN", timeout=5000)
+    _refresh_operations(page)
+    expect(row.locator("[data-breaker]")).to_have_text("OPEN")
     shots.take("breaker-open")
 
 
 def test_drift_shows_in_the_operations_panel(page: Page, serve: ServeFactory) -> None:
     url = serve(BFF_DRIFT_WINDOW="4", BFF_DRIFT_MIN_SAMPLES="2", BFF_DRIFT_EXPECTED_RATE="0",
                 BFF_BREAKER_THRESHOLD="50", BFF_MAX_ATTEMPTS="1")  # fmt: skip
+    page.clock.install()  # time flows, and the test can jump it to the panel's refresh
     _open(page, url)
     _switch_faults(page, "demo/heuristic", "drift", 100)
     for _ in range(2):
         page.click("[data-run=extractActionPlan]")
         expect(page.locator("[data-run=extractActionPlan]")).to_be_enabled()
     row = page.locator("tr[data-route='demo/heuristic']")
-    expect(row.locator("[data-drift]")).to_have_text("DRIFTING", timeout=5000)
+    _refresh_operations(page)
+    expect(row.locator("[data-drift]")).to_have_text("DRIFTING")
 
 
 def test_chat_streams_and_stop_cancels_the_upstream_request(
     page: Page, serve: ServeFactory, sim: SimulatorServer, shots: Shots
 ) -> None:
     url = serve(simulated=True)
-    sim.simulator.add({"content": "fog " * 400, "chunk_delay_s": 0.02})
+    # Mid-answer, the upstream waits for as long as the test runs: only Stop can end it.
+    sim.simulator.add({"content": "fog " * 400, "hold_after_chunks": 40})
     _open(page, url)
     page.fill("#chat-input", "Tell me about fog.")
     page.click("#chat-send")
@@ -174,11 +183,8 @@ def test_chat_streams_and_stop_cancels_the_upstream_request(
     expect(page.locator("#messages li.assistant .note")).to_have_text("Stopped.")
     expect(page.locator("#chat-send")).to_be_enabled()
     (record,) = sim.simulator.wait_until_settled()
-    assert record.hung_up and record.chunks_sent < record.chunks_total
-    deadline = time.monotonic() + 5
-    while Scrape(url).value("bff_runs_total", task="chat", outcome="cancelled") != 1:
-        assert time.monotonic() < deadline, "the server did not record the cancelled stream"
-        time.sleep(0.1)
+    assert record.hung_up and record.chunks_sent == 40 < record.chunks_total
+    eventually(lambda: Scrape(url).value("bff_runs_total", task="chat", outcome="cancelled") == 1)
     assert Scrape(url).value("bff_open_streams", kind="sse") == 0
     shots.take("chat-stopped")
     # a failure after the first token shows inline
@@ -195,7 +201,8 @@ def test_stop_cancels_a_task_run_and_its_upstream_request(
 ) -> None:
     url = serve(simulated=True)
     plan = {"actions": [{"action_type": "call", "priority": 1, "summary": "Call Bob " * 30}]}
-    sim.simulator.add({"content": json.dumps(plan), "chunk_delay_s": 0.05})
+    # Mid-answer, the upstream waits for as long as the test runs: only Stop can end it.
+    sim.simulator.add({"content": json.dumps(plan), "hold_after_chunks": 20})
     _open(page, url)
     page.click("[data-run=extractActionPlan]")
     counter = page.locator("[data-progress=extractActionPlan] [data-counter]")
@@ -208,7 +215,7 @@ def test_stop_cancels_a_task_run_and_its_upstream_request(
     expect(page.locator("#status")).to_have_text("extractActionPlan: stopped.")
     expect(page.locator("[data-run=extractActionPlan]")).to_be_enabled()
     (record,) = sim.simulator.wait_until_settled()
-    assert record.hung_up and record.chunks_sent < record.chunks_total
+    assert record.hung_up and record.chunks_sent == 20 < record.chunks_total
 
 
 def test_the_error_sentences_are_the_apis(page: Page, serve: ServeFactory) -> None:

@@ -87,9 +87,10 @@ def test_a_chat_gets_what_is_left_of_the_budget_and_no_more(
     """Short of budget, a chat asks for what is left; an upstream that ignores
     max_tokens is cut there with BUDGET_EXCEEDED, and the rest is never relayed."""
     url = bff(client_daily_tokens=300, api_keys=[KEY_A]).url
-    # Paced, so the stream is still going when the relay reaches the limit.
-    step = {"content": "word " * 2000, "ignore_max_tokens": True, "chunk_delay_s": 0.002}
-    sim.simulator.add(step)
+    # The upstream stops well past the budget (1,000 chunks of 4 characters) and waits
+    # there, so it cannot finish before the BFF's cut: only the BFF can end it.
+    answer = {"content": "word " * 2000, "ignore_max_tokens": True}
+    sim.simulator.add({**answer, "hold_after_chunks": 1000})
     events = _chat(url, KEY_A)
     (request,) = sim.simulator.requests
     assert 64 <= request.body["max_tokens"] < 300

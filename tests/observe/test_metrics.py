@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
+from functools import partial
 
 import anyio
 import httpx
@@ -13,7 +12,7 @@ import pytest
 from bff.testing.server import SimulatorServer
 from tests.api.helpers import mutate, subscription
 from tests.conftest import BffFactory
-from tests.observe.helpers import Scrape
+from tests.observe.helpers import Scrape, eventually
 
 TEXT = "Please call Bob today. Review the Q3 budget next week."
 TASK = "extractActionPlan"
@@ -67,7 +66,8 @@ def test_fallbacks_count_by_kind(bff: BffFactory, sim: SimulatorServer) -> None:
 def test_an_early_abort_counts_the_stream_and_the_tokens_it_saved(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
-    sim.simulator.add({"fault": "schema_violation", "chunk_delay_s": 0.01})
+    # The upstream holds before its finish: only the BFF's abort can end the stream.
+    sim.simulator.add({"fault": "schema_violation", "hold_after_chunks": -3})
     url = bff().url
     _plan(url)
     m = Scrape(url)
@@ -76,7 +76,7 @@ def test_an_early_abort_counts_the_stream_and_the_tokens_it_saved(
     saved = m.value("bff_abandoned_tokens_saved_total", **route)
     assert 900 < saved <= 1024  # max_tokens 1024, minus the few tokens received
     assert m.value("bff_validation_failures_total", kind="schema_violation", **route) == 1
-    record = sim.simulator.requests[0]
+    record = sim.simulator.wait_until_settled()[0]  # the retry after it was not held
     assert record.hung_up and record.chunks_sent < record.chunks_total
 
 
@@ -101,25 +101,18 @@ def test_redactions_budget_refusals_and_breakers(bff: BffFactory, sim: Simulator
 def test_open_sse_streams_are_counted_while_they_stream(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
-    sim.simulator.add({"chunk_delay_s": 0.05})
+    sim.simulator.add({"hold_after_chunks": 4})  # open until the test lets it go on
     url = bff().url
     seen: list[float] = []
-
-    def stream() -> None:
-        body = {"messages": [{"role": "user", "content": "Tell me about fog."}]}
-        with httpx.stream("POST", f"{url}/chat/stream", json=body, timeout=30) as response:
-            for line in response.iter_lines():
-                if line == "event: token" and not seen:
-                    seen.append(Scrape(url).value("bff_open_streams", kind="sse"))
-
-    thread = threading.Thread(target=stream)
-    thread.start()
-    thread.join(30)
+    body = {"messages": [{"role": "user", "content": "Tell me about fog."}]}
+    with httpx.stream("POST", f"{url}/chat/stream", json=body, timeout=30) as response:
+        for line in response.iter_lines():
+            if line == "event: token" and not seen:
+                seen.append(Scrape(url).value("bff_open_streams", kind="sse"))
+                sim.simulator.release()
     assert seen == [1]
-    deadline = time.monotonic() + 5
-    while Scrape(url).value("bff_open_streams", kind="sse") != 0:
-        assert time.monotonic() < deadline, "the stream stayed counted after it ended"
-        time.sleep(0.05)
+    # The stream is uncounted and its run recorded before the response's last byte.
+    assert Scrape(url).value("bff_open_streams", kind="sse") == 0
     assert Scrape(url).value("bff_runs_total", task="chat", outcome="ok") == 1
 
 
@@ -136,15 +129,16 @@ def test_tool_calls_are_counted(bff: BffFactory, sim: SimulatorServer) -> None:
 async def test_open_subscriptions_are_counted_and_a_closed_one_is_cancelled(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
-    sim.simulator.add({"chunk_delay_s": 0.05})
+    sim.simulator.add({"hold_after_chunks": 6})  # open until the BFF closes it
     url = bff().url
     async with subscription(url, "WatchActionPlan", text=TEXT) as sub:
         assert "RunStarted" in json.dumps(await sub.next())
         await sub.next()  # the first progress event: the stream is open
         assert Scrape(url).value("bff_open_streams", kind="subscription") == 1
         await sub.stop()
-    deadline = time.monotonic() + 5
-    while Scrape(url).value("bff_runs_total", task=TASK, outcome="cancelled") != 1:
-        assert time.monotonic() < deadline, "the closed subscription was not counted"
-        await anyio.sleep(0.05)
+    (record,) = await anyio.to_thread.run_sync(sim.simulator.wait_until_settled)
+    assert record.hung_up  # the run was cancelled and closed its upstream
+    # ...and is counted as it unwinds; no message tells the client when that is done.
+    cancelled = partial(Scrape.value_of, url, "bff_runs_total", task=TASK, outcome="cancelled")
+    await anyio.to_thread.run_sync(eventually, lambda: cancelled() == 1)
     assert Scrape(url).value("bff_open_streams", kind="subscription") == 0

@@ -224,7 +224,9 @@ async def test_connection_refused() -> None:
 async def test_closing_the_stream_hangs_up_upstream(
     sim: SimulatorServer, provider: OpenAIProvider
 ) -> None:
-    sim.simulator.add({"chunk_delay_s": 0.01})
+    # The upstream waits after a few chunks for as long as the test runs: only the
+    # provider closing the stream can end it.
+    sim.simulator.add({"hold_after_chunks": 4})
     out = OutputSpec("json_schema", "ActionPlan", {"type": "object", "properties": {}})
     async with aclosing(provider.stream(request(output=out))) as events:
         async for event in events:

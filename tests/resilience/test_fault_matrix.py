@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import anyio
 import pytest
 
 from bff.chat import ChatDone, ChatFailed, ChatRunner, Token
@@ -19,7 +20,8 @@ from bff.demo.tasks import EXTRACT_ACTION_PLAN, TextInput
 from bff.pipeline import Pipeline
 from bff.providers._types import Message
 from bff.providers.registry import ProviderRegistry
-from bff.run import Completed, Failed, Fallback
+from bff.run import Completed, Failed, Fallback, RunOutcome
+from bff.tasks import Task
 from bff.testing.server import SimulatorServer
 
 pytestmark = pytest.mark.anyio
@@ -35,6 +37,7 @@ class Fault:
     retried: bool = True  # worth another attempt on the same route
     chat: str = "before"  # for chat: "before" the first token, "after" it, or "none" (no fault)
     hangs_up: bool = False  # the BFF closes the stream before the provider finishes it
+    held: bool = False  # a task's stream waits before its finish: only the BFF can end it
 
 
 FAULTS = {
@@ -50,16 +53,10 @@ FAULTS = {
     "cut": Fault({"fault": "cut"}, "PROVIDER_UNAVAILABLE", chat="after"),
     "malformed": Fault({"fault": "malformed"}, "VALIDATION_FAILED", chat="none"),
     "schema violation": Fault(
-        {"fault": "schema_violation", "chunk_delay_s": 0.002},
-        "VALIDATION_FAILED",
-        chat="none",
-        hangs_up=True,
+        {"fault": "schema_violation"}, "VALIDATION_FAILED", chat="none", hangs_up=True, held=True
     ),
     "drift (helpful suffix)": Fault(
-        {"fault": "drift", "chunk_delay_s": 0.002},
-        "VALIDATION_FAILED",
-        chat="none",
-        hangs_up=True,
+        {"fault": "drift"}, "VALIDATION_FAILED", chat="none", hangs_up=True, held=True
     ),
     "length": Fault({"fault": "length"}, "VALIDATION_FAILED", chat="none"),
     "refusal": Fault({"fault": "refusal"}, "REFUSED", retried=False, chat="none"),
@@ -107,12 +104,14 @@ async def rig(sim: SimulatorServer) -> AsyncIterator[tuple[Pipeline, ChatRunner,
     await registry.aclose()
 
 
-def _script(sim: SimulatorServer, fault: Fault, outcome: str) -> None:
+def _script(sim: SimulatorServer, fault: Fault, outcome: str, *, task: bool = False) -> None:
     """Fault the primary route once ("retry"), until it gives up ("fallback"), or everywhere."""
     primary = 1 if outcome == "retry" else (ATTEMPTS if fault.retried else 1)
-    sim.simulator.add({**fault.step, "repeat": primary}, model="gpt-4o")
+    # Before the finish frame, then the usage frame and [DONE].
+    step = {**fault.step, "hold_after_chunks": -3} if task and fault.held else fault.step
+    sim.simulator.add({**step, "repeat": primary}, model="gpt-4o")
     if outcome == "final":
-        sim.simulator.add({**fault.step, "repeat": primary}, model="gpt-4o-mini")
+        sim.simulator.add({**step, "repeat": primary}, model="gpt-4o-mini")
 
 
 def _expected(fault: Fault, outcome: str) -> tuple[str, int]:
@@ -136,22 +135,12 @@ async def test_task(
 ) -> None:
     fault = FAULTS[name]
     pipeline, _, sleeps = rig
-    _script(sim, fault, outcome)
-    task = EXTRACT_ACTION_PLAN
-    result = await pipeline.execute(task, TEXT)
-    records = sim.simulator.wait_until_settled()
     if outcome == "final":
-        attempts = 2 * (ATTEMPTS if fault.retried else 1)
-        assert isinstance(result, Completed) and result.meta.fallback == Fallback.SAFE_RESPONSE
-        assert result.output == task.safe_response(TEXT)  # type: ignore[misc]
-        assert result.meta.attempts == attempts == len(records)
-        no_safety = await pipeline.execute(replace(task, safe_response=None), TEXT)
-        assert isinstance(no_safety, Completed)  # the script is used up: the model answers now
-        sim.simulator.reset()
-        _script(sim, fault, outcome)
-        failed = await pipeline.execute(replace(task, safe_response=None), TEXT)
-        assert isinstance(failed, Failed) and failed.code.value == fault.code
+        await _never_recovers(sim, pipeline, fault)
         return
+    _script(sim, fault, outcome, task=True)
+    result = await pipeline.execute(EXTRACT_ACTION_PLAN, TEXT)
+    records = sim.simulator.wait_until_settled()
     route, attempts = _expected(fault, outcome)
     assert isinstance(result, Completed)
     assert (result.meta.route, result.meta.attempts) == (route, attempts)
@@ -160,6 +149,33 @@ async def test_task(
     assert len(records) == attempts
     assert sleeps.delays == _backoff(fault, outcome)
     assert records[0].hung_up == fault.hangs_up
+
+
+async def _never_recovers(sim: SimulatorServer, pipeline: Pipeline, fault: Fault) -> None:
+    """Every attempt on both routes faulted: a task with a safe response completes with it,
+    one without fails with the fault's code. The two runs go side by side (a timeout
+    costs each attempt a read timeout), each call taking the next step of its route's
+    queue, which holds the faulted steps of both."""
+    task = EXTRACT_ACTION_PLAN
+    attempts = 2 * (ATTEMPTS if fault.retried else 1)
+    _script(sim, fault, "final", task=True)
+    _script(sim, fault, "final", task=True)
+    runs: dict[str, RunOutcome] = {}
+
+    async def run(key: str, task: Task[Any, Any]) -> None:
+        runs[key] = await pipeline.execute(task, TEXT)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run, "safe", task)
+        group.start_soon(run, "unsafe", replace(task, safe_response=None))
+    safe, failed = runs["safe"], runs["unsafe"]
+    assert isinstance(safe, Completed) and safe.meta.fallback == Fallback.SAFE_RESPONSE
+    assert safe.output == task.safe_response(TEXT)  # type: ignore[misc]
+    assert isinstance(failed, Failed) and failed.code.value == fault.code
+    assert safe.meta.attempts == failed.meta.attempts == attempts
+    assert len(sim.simulator.wait_until_settled()) == 2 * attempts
+    no_safety = await pipeline.execute(replace(task, safe_response=None), TEXT)
+    assert isinstance(no_safety, Completed)  # the script is used up: the model answers now
 
 
 async def _chat(chat: ChatRunner) -> list[Any]:

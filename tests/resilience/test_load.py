@@ -44,6 +44,7 @@ def _established(port: int) -> tuple[int, int]:
     return inbound, outbound
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_load_with_faults(sim: SimulatorServer, tmp_path: Path) -> None:
     rng = random.Random(7)
@@ -104,7 +105,7 @@ def test_load_with_faults(sim: SimulatorServer, tmp_path: Path) -> None:
         # every client connection is gone; upstream connections are only idle pooled ones
         deadline = time.monotonic() + 10
         while _established(port)[0] > baseline[0] and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.02)  # the kernel's table of sockets: nothing to wait on
         assert _established(port)[0] == baseline[0]
         assert _established(sim_port)[1] <= 100  # at most the SDK pool's keep-alive limit
         print(f"{REQUESTS} requests in {elapsed:.1f}s; {len(records)} upstream calls")

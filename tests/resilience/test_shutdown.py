@@ -57,19 +57,21 @@ def test_sigterm_during_open_streams(
         for thread in threads:
             thread.start()
         started.wait()
-        signalled = time.monotonic()
         process.send_signal(signal.SIGTERM)
+        # Nothing hangs: the streams end (cut at the 1.5 s drain window, or done) and the
+        # server exits. The waits bound a hang, far past the few seconds this takes.
         for thread in threads:
-            thread.join(timeout=15)
+            thread.join(timeout=30)
         assert not any(thread.is_alive() for thread in threads)
-        process.wait(timeout=10)
-        assert time.monotonic() - signalled < 6
+        process.wait(timeout=30)
     assert endings == [ending] * STREAMS
 
 
 @pytest.mark.timeout(60)
 def test_sigterm_during_a_slow_mutation_answers_503(sim: SimulatorServer, tmp_path: Path) -> None:
-    sim.simulator.add({"chunk_delay_s": 0.1})  # about six seconds of output
+    """A mutation whose upstream will not finish (it is held mid-answer until the test
+    ends) gets the drain window, then a 503, and its upstream is closed."""
+    sim.simulator.add({"hold_after_chunks": 6})
     config = tmp_path / "bff.toml"
     config.write_text(
         'model = "sim/gpt-4o"\nshutdown_timeout_s = 3\n'
@@ -88,17 +90,19 @@ def test_sigterm_during_a_slow_mutation_answers_503(sim: SimulatorServer, tmp_pa
     with running(argv, ready_url=f"{url}/healthz", env=clean_env()) as process:
         thread = threading.Thread(target=mutate)
         thread.start()
-        while not sim.simulator.requests:
-            time.sleep(0.02)
+        sim.simulator.wait_until_held()  # the run is mid-answer
         signalled = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        thread.join(timeout=15)
-        process.wait(timeout=10)
+        thread.join(timeout=30)  # a hang guard: the answer comes after the 1.5 s window
+        process.wait(timeout=30)
         waited = time.monotonic() - signalled
     (response,) = answer
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json() == {"errors": [{"message": "the server is shutting down; try again"}]}
-    assert 1.0 < waited < 4
+    # Not cut at once: the run had its drain window (1.5 s). A lower bound on elapsed time
+    # holds however busy the machine is; what ended the run is the 503 above, as the
+    # upstream was never going to finish.
+    assert waited > 1.0
     (record,) = sim.simulator.wait_until_settled()
     assert record.hung_up

@@ -1,3 +1,6 @@
+"""Time limits on a provider stream. The unit tests run on a virtual clock: the gaps and
+limits are exact, and waiting costs no wall time."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
@@ -16,8 +19,10 @@ from bff.providers.registry import ProviderRegistry
 from bff.resilience.timeouts import within
 from bff.run import ErrorCode, Failed
 from bff.testing.server import SimulatorServer
+from tests.virtual_time import VIRTUAL_TIME
 
 pytestmark = pytest.mark.anyio
+virtual_time = pytest.mark.parametrize("anyio_backend", [VIRTUAL_TIME], ids=["virtual-time"])
 
 
 class Upstream:
@@ -45,11 +50,13 @@ async def _drain(events: AsyncGenerator[ProviderEvent, None], pause: float = 0) 
     return count
 
 
+@virtual_time
 async def test_no_limits_hit() -> None:
     upstream = Upstream([0.01, 0.01])
     assert await _drain(within(upstream.stream(), first_token_s=1, deadline_s=5)) == 4
 
 
+@virtual_time
 async def test_first_token_timeout_closes_the_upstream() -> None:
     upstream = Upstream([0.5])
     with pytest.raises(ProviderTimeoutError, match=r"no first token within 0\.05s"):
@@ -57,11 +64,13 @@ async def test_first_token_timeout_closes_the_upstream() -> None:
     assert upstream.closed
 
 
+@virtual_time
 async def test_only_the_first_token_is_timed_against_that_limit() -> None:
     upstream = Upstream([0.01, 0.2])
     assert await _drain(within(upstream.stream(), first_token_s=0.1, deadline_s=5)) == 4
 
 
+@virtual_time
 async def test_the_deadline_cuts_a_stream_mid_way() -> None:
     upstream = Upstream([0.01] + [0.05] * 10)
     with pytest.raises(DeadlineExceededError):
@@ -69,6 +78,7 @@ async def test_the_deadline_cuts_a_stream_mid_way() -> None:
     assert upstream.closed
 
 
+@virtual_time
 async def test_a_slow_consumer_does_not_trip_the_first_token_limit() -> None:
     upstream = Upstream([0.0, 0.0])
     events = within(upstream.stream(), first_token_s=0.05, deadline_s=5)
@@ -83,7 +93,7 @@ async def test_first_token_timeout_through_the_simulator(sim: SimulatorServer) -
         read_timeout_s=10,
         max_attempts=1,
     )
-    sim.simulator.add({"first_token_delay_s": 4})
+    sim.simulator.add({"hold_after_chunks": 0})  # no first token until the test ends
     registry = ProviderRegistry(settings)
     task = replace(EXTRACT_ACTION_PLAN, safe_response=None)
     result = await Pipeline(registry.get, settings).execute(task, TextInput(text="Call Bob."))
