@@ -79,12 +79,17 @@ async def _direct(client: httpx.AsyncClient, url: str) -> tuple[float, float]:
 async def _relayed(client: httpx.AsyncClient, url: str) -> tuple[float, float]:
     started = time.perf_counter()
     first = 0.0
+    last = ""
     # Read to the end, as the direct path does: a response left unread costs its
     # connection, and the next stream would pay for a new one.
     async with client.stream("POST", url, json={"messages": MESSAGES}) as r:
         async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                last = line
             if not first and line == "event: token":
                 first = time.perf_counter() - started
+    if last != "event: done":  # a refused or failed stream would read as a fast one
+        raise RuntimeError(f"a relayed stream did not end with done ({r.status_code}, {last!r})")
     return first, time.perf_counter() - started
 
 
@@ -123,7 +128,11 @@ def main() -> None:
     upstream = f"http://127.0.0.1:{sim_port}/v1"
     with tempfile.TemporaryDirectory() as folder, ExitStack() as servers:
         config = Path(folder) / "bench.toml"
-        config.write_text(f'model = "sim/gpt-4o-mini"\n[endpoints.sim]\nbase_url = "{upstream}"\n')
+        # No request rate or concurrency limit: the relay is measured, not the limits.
+        config.write_text(
+            'model = "sim/gpt-4o-mini"\nrate_limit = "none"\nmax_concurrent_runs = 100000\n'
+            f'[endpoints.sim]\nbase_url = "{upstream}"\n'
+        )
         python = [sys.executable, "-m"]
         sim_argv = [*python, "bff.cli", "simulate", "--port", str(sim_port)]
         bff_argv = [*python, "bff.cli", "serve", "--port", str(bff_port), "--config", str(config)]
