@@ -16,12 +16,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, ExitStack, aclosing, nullcontext
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import anyio
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from bff.api.errors import json_error
 from bff.api.limits import is_json
@@ -45,36 +47,34 @@ async def _events(
     runner: ChatRunner,
     messages: tuple[Message, ...],
     client: str,
-    held: AbstractContextManager[object],
     shutdown: anyio.Event | None = None,
     drain_s: float = 0.0,
     detailed: bool = True,
 ) -> AsyncIterator[bytes]:
     number = 0
     cut_off: float | None = None
-    with held:
-        async with aclosing(runner.stream(messages, client=client)) as stream:
-            async for event in stream:
-                number += 1
-                if shutdown is not None and shutdown.is_set():
-                    # The server is draining: finish if the stream can, else say so before
-                    # the drain window closes, rather than end without a terminal event.
-                    cut_off = cut_off or time.monotonic() + drain_s
-                    if time.monotonic() >= cut_off:
-                        message = "the server is shutting down"
-                        yield _event(
-                            "error", number, {"code": ErrorCode.CANCELLED.value, "message": message}
-                        )
-                        return
-                if isinstance(event, Token):
-                    yield _event("token", number, {"text": event.text})
-                elif isinstance(event, ChatDone):
-                    done = asdict(event)
-                    done["fallback"] = event.fallback.value
-                    yield _event("done", number, _camel(done))
-                elif isinstance(event, ChatFailed):
-                    message = client_message(event.code, event.message, detailed=detailed)
-                    yield _event("error", number, {"code": event.code.value, "message": message})
+    async with aclosing(runner.stream(messages, client=client)) as stream:
+        async for event in stream:
+            number += 1
+            if shutdown is not None and shutdown.is_set():
+                # The server is draining: finish if the stream can, else say so before
+                # the drain window closes, rather than end without a terminal event.
+                cut_off = cut_off or time.monotonic() + drain_s
+                if time.monotonic() >= cut_off:
+                    message = "the server is shutting down"
+                    yield _event(
+                        "error", number, {"code": ErrorCode.CANCELLED.value, "message": message}
+                    )
+                    return
+            if isinstance(event, Token):
+                yield _event("token", number, {"text": event.text})
+            elif isinstance(event, ChatDone):
+                done = asdict(event)
+                done["fallback"] = event.fallback.value
+                yield _event("done", number, _camel(done))
+            elif isinstance(event, ChatFailed):
+                message = client_message(event.code, event.message, detailed=detailed)
+                yield _event("error", number, {"code": event.code.value, "message": message})
 
 
 def _camel(data: dict[str, object]) -> dict[str, object]:
@@ -129,8 +129,9 @@ def chat_endpoint(
         held.enter_context(streams("sse"))
         shutdown = anyio.Event()
         drain_s = policy.drain_s
-        return EventSourceResponse(
-            _events(runner, messages, principal.client, held, shutdown, drain_s, policy.detailed),
+        return _HeldStream(
+            held,
+            _events(runner, messages, principal.client, shutdown, drain_s, policy.detailed),
             ping=policy.ping_s,
             headers={"Cache-Control": "no-cache, no-transform"},
             shutdown_event=shutdown,
@@ -138,3 +139,19 @@ def chat_endpoint(
         )
 
     return chat_stream
+
+
+class _HeldStream(EventSourceResponse):
+    """The SSE response, holding the client's run slot (and the open-stream gauge) until
+    it has been sent, or abandoned: a client that leaves before the stream starts
+    never runs the event generator, so the generator cannot be what lets go."""
+
+    def __init__(self, held: ExitStack, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held = held
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._held.close()

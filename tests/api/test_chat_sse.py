@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from contextlib import suppress
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -120,3 +123,52 @@ def test_keep_alive_pings(bff: BffFactory, sim: SimulatorServer) -> None:
                 sim.simulator.release()  # two pings before any event: let the answer come
     assert text.count(": ping") >= 2
     assert sse_events(text)[-1][0] == "done"
+
+
+@pytest.mark.anyio
+async def test_a_client_gone_before_its_stream_starts_gives_its_run_slot_back() -> None:
+    """With one run allowed, a chat whose client leaves while its response headers are
+    still being written (so the event stream never starts) must not keep the slot: the
+    next chat is served, not refused."""
+    from bff.app import create_app
+    from bff.config import Settings
+
+    app = create_app(Settings(max_concurrent_runs=1, demo_chunk_delay_s=0)).state.asgi
+    body = json.dumps(MESSAGES).encode()
+
+    async def chat(leave_at_once: bool) -> int:
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            if not leave_at_once:
+                await anyio.sleep_forever()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if leave_at_once:
+                    await anyio.sleep(0.05)  # a slow write: the disconnect is heard first
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                raise _Sent
+
+        scope = {
+            "type": "http", "method": "POST", "path": "/chat/stream", "raw_path": b"/chat/stream",
+            "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+        }  # fmt: skip
+        with anyio.fail_after(10), suppress(_Sent):
+            await app(scope, receive, send)
+        return status
+
+    await chat(leave_at_once=True)
+    assert await chat(leave_at_once=False) == 200
+
+
+class _Sent(Exception):
+    pass
