@@ -145,8 +145,8 @@ def _last(end: Outcome, caller: _ChatCaller, meta: RunMeta) -> ChatEvent:
         )
     assert isinstance(end, Refused | Ended | Exhausted) and end.error is not None
     message = public_message(end.error)
-    if isinstance(end, Ended) and caller.relay.sent and not caller.relay.over:
-        message = f"the stream broke after {len(caller.relay.sent)} characters: {message}"
+    if isinstance(end, Ended) and caller.relay.chars and not caller.relay.over:
+        message = f"the stream broke after {caller.relay.chars} characters: {message}"
     return ChatFailed(error_code(end.error), message)
 
 
@@ -187,7 +187,7 @@ class _ChatCaller:
             async with aclosing(events) as stream:
                 async for event in stream:
                     if isinstance(event, TextDelta | RefusalDelta):
-                        if not relay.sent:
+                        if not relay.chars:
                             call.record.first_token_s = self._clock() - started
                         if not relay.forward(event.text):
                             break  # past the limit: closing the stream closes the upstream
@@ -199,7 +199,7 @@ class _ChatCaller:
         except (ProviderError, DeadlineExceededError) as exc:
             call.record.outcome = exc.kind
             # Once text has gone out, another attempt would repeat it: the chat ends.
-            end = CallEnd(call.prompt_estimate, relay.tokens, exc, final=bool(relay.sent))
+            end = CallEnd(call.prompt_estimate, relay.tokens, exc, final=bool(relay.chars))
             call.end = end
             return
         call.end = relay.end(call)
@@ -224,7 +224,8 @@ class _Relay:
         self.limit = limit
         self.budget_bound = budget_bound
         """The limit is the budget's, not the configured ``max_tokens``."""
-        self.sent = ""
+        self.chars = 0
+        """Characters forwarded (counted, not kept: the relay is the hot path)."""
         self.deltas = 0
         self.finish = "stop"
         self.usage: Usage | None = None
@@ -232,15 +233,15 @@ class _Relay:
 
     @property
     def tokens(self) -> int:
-        return max(self.deltas, -(-len(self.sent) // CHARS_PER_TOKEN_CEILING))
+        return max(self.deltas, -(-self.chars // CHARS_PER_TOKEN_CEILING))
 
     def forward(self, text: str) -> bool:
         """Count ``text`` in; False when it would go past the limit (it is not sent)."""
-        deltas, chars = self.deltas + 1, len(self.sent) + len(text)
+        deltas, chars = self.deltas + 1, self.chars + len(text)
         if max(deltas, -(-chars // CHARS_PER_TOKEN_CEILING)) > self.limit:
             self.over, self.finish = True, "length"
             return False
-        self.deltas, self.sent = deltas, self.sent + text
+        self.deltas, self.chars = deltas, chars
         return True
 
     def end(self, call: Call) -> CallEnd:

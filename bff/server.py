@@ -48,6 +48,7 @@ class _LingeringTransport:
         self, transport: Transport, loop: asyncio.AbstractEventLoop, receiving: Callable[[], bool]
     ) -> None:
         self.raw = transport
+        self.write = transport.write  # every chunk of every response: no __getattr__ hop
         self._loop = loop
         self._receiving = receiving
         self._closing = False
