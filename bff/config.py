@@ -497,6 +497,7 @@ def _problem(error: Any) -> tuple[str, str]:
     if len(loc) > 1:
         name += " (" + ".".join(loc) + ")"
     message = error["msg"].removeprefix("Value error, ")
-    if "input" in error and not isinstance(error["input"], dict):
-        message += f" (got {error['input']!r})"
+    secret = info is not None and "SecretStr" in str(info.annotation)
+    if "input" in error and not isinstance(error["input"], dict) and not secret:
+        message += f" (got {error['input']!r})"  # a secret's value is never repeated
     return name, message

@@ -158,3 +158,58 @@ def test_settings_in_code_raise_the_same_error() -> None:
     assert [s for s, _ in caught.value.problems] == ["BFF_MAX_ATTEMPTS"]
     with pytest.raises(ConfigError, match="more than BFF_DRIFT_WINDOW"):
         Settings(drift_min_samples=100)
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "fragment"),
+    [
+        ({"BFF_API_KEYS": "short"}, "BFF_API_KEYS", "at least 16 characters"),
+        ({"BFF_API_KEYS": "sha256:abc"}, "BFF_API_KEYS", "64 hex digits"),
+        ({"BFF_JWT_SECRET": "too-short"}, "BFF_JWT_SECRET", "at least 32 bytes"),
+        ({"BFF_JWT_JWKS_URL": "file:///etc/passwd"}, "BFF_JWT_JWKS_URL", "not an http(s) URL"),
+        (
+            {"BFF_JWT_SECRET": "s" * 32, "BFF_JWT_JWKS_URL": "https://id.example/jwks"},
+            "BFF_JWT_SECRET",
+            "not both",
+        ),
+        ({"BFF_CORS_ORIGINS": "https://ok.example,evil"}, "BFF_CORS_ORIGINS", "not an origin"),
+        ({"BFF_RATE_LIMIT": "-5/minute"}, "BFF_RATE_LIMIT", "not a rate"),
+        ({"BFF_ENV": "staging"}, "BFF_ENV", "'development' or 'production'"),
+        ({"BFF_TRUSTED_DOCUMENTS": "some"}, "BFF_TRUSTED_DOCUMENTS", "'off' or 'only'"),
+        ({"BFF_ADMIN_PORT": "70000"}, "BFF_ADMIN_PORT", "less than or equal to 65535"),
+        ({"BFF_MAX_CONNECTIONS": "0"}, "BFF_MAX_CONNECTIONS", "greater than or equal to 1"),
+        ({"BFF_HEADER_TIMEOUT_S": "0"}, "BFF_HEADER_TIMEOUT_S", "greater than 0"),
+        ({"BFF_MAX_TASKS_PER_OPERATION": "0"}, "BFF_MAX_TASKS_PER_OPERATION", "greater than"),
+        ({"BFF_MAX_DOCUMENT_TOKENS": "1"}, "BFF_MAX_DOCUMENT_TOKENS", "greater than"),
+        ({"BFF_CHAT_SYSTEM_PROMPT": "x" * 32_001}, "BFF_CHAT_SYSTEM_PROMPT", "at most 32000"),
+        ({"BFF_CLIENTS": "{bad"}, "BFF_CLIENTS", "not valid JSON"),
+    ],
+)
+def test_bad_edge_settings_name_themselves(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str, fragment: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.setting.startswith(setting), caught.value
+    assert fragment in str(caught.value)
+    for secret in ("short", "too-short", "s" * 32):
+        if setting in ("BFF_API_KEYS", "BFF_JWT_SECRET"):
+            assert f"'{secret}'" not in str(caught.value)  # a secret is never repeated
+
+
+def test_bad_client_entries_and_prompt_routes_in_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "bff.toml"
+    config.write_text(
+        '[clients.acme]\nkey_sha256 = "nothex"\nrate_limit = "fast"\n'
+        '[chat_system_prompts]\n"no-slash" = "hello"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    named = [setting for setting, _ in caught.value.problems]
+    assert named == [
+        "BFF_CLIENTS (clients.acme.key_sha256)",
+        "BFF_CLIENTS (clients.acme.rate_limit)",
+        "BFF_CHAT_SYSTEM_PROMPTS",
+    ], caught.value.problems

@@ -182,11 +182,11 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload: object = message.get("payload")
-        if not self.connection_acknowledged or not isinstance(payload, dict):
-            if self.connection_acknowledged:
-                await self.websocket.close(code=4400, reason="subscribe needs a payload object")
-                return
-            await super().handle_subscribe(message)
+        if not self.connection_acknowledged:
+            await super().handle_subscribe(message)  # closes the socket with 4401
+            return
+        if not isinstance(payload, dict):
+            await self.websocket.close(code=4400, reason="subscribe needs a payload object")
             return
         try:
             data = _request_data(payload, self._edge.trusted)

@@ -46,7 +46,7 @@ class Authenticator:
 
     def __init__(self, settings: Settings, jwt: JwtVerifier | None = None) -> None:
         self.configured = settings.authentication_configured
-        self.anonymous_allowed = settings.allow_anonymous or not self.configured
+        self.anonymous_allowed = settings.allow_anonymous
         self.defaults = ClientLimits(
             parse_rate_limit(settings.rate_limit),
             settings.max_concurrent_runs,
