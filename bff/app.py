@@ -117,6 +117,7 @@ def _graphql(runtime: Runtime, services: Services, trusted: TrustedDocuments) ->
         settings.max_response_bytes,
         settings.max_document_tokens,
         graphiql=not settings.production,
+        origins=tuple(settings.cors_origins),
         refused=runtime.observability.refused,
     )
     return GraphQLView(schema, services, edge)

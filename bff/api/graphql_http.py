@@ -72,6 +72,8 @@ class GraphQLEdge:
     max_response_bytes: int = 1_048_576
     max_document_tokens: int = 500
     graphiql: bool = True
+    origins: tuple[str, ...] = ()
+    """Other origins whose pages may open a WebSocket (same-origin ones always may)."""
     refused: Callable[[str], None] = lambda reason: None
     """Told of each refusal: unauthenticated, rate, bad_document."""
 
@@ -225,6 +227,7 @@ class GraphQLView(GraphQL):
             graphql_ide="graphiql" if edge.graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=10),
+            allowed_origins=edge.origins,
         )
         self._ide_csp = _graphiql_csp(self.graphql_ide_html) if edge.graphiql else ""
 
