@@ -269,6 +269,30 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(
         30.0, gt=0, description="time for a request's body to arrive (408 after)"
     )
+    # Several replicas (docs/deploy.md): state shared on Redis.
+    redis_url: SecretStr | None = Field(
+        None,
+        description="`redis://`, `rediss://` or `unix://` URL of the Redis the replicas "
+        "share breakers, budgets, limits, drift windows and chat streams on; unset: "
+        "all of it stays in this process",
+    )
+    redis_timeout_s: float = Field(
+        0.25, gt=0, le=10, description="the longest wait for one Redis command"
+    )
+    redis_prefix: str = Field(
+        "bff",
+        pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        description="the prefix of every Redis key (one per fleet sharing a Redis)",
+    )
+    stream_retention_s: int = Field(
+        300, ge=1, le=86_400, description="how long a chat stream's events can be resumed"
+    )
+    stream_resume_grace_s: float = Field(
+        15.0,
+        ge=0,
+        le=600,
+        description="how long a chat stream's upstream call runs on with no client attached",
+    )
 
     _split = field_validator(
         "fallback_models", "demo_fault_kinds", "api_keys", "cors_origins", mode="before"
@@ -304,6 +328,15 @@ class Settings(BaseSettings):
     def _jwks_url(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value):
             raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:  # never echoes it
+        if value is not None and not re.fullmatch(
+            r"(rediss?://[^/\s]+(/\d{1,2})?|unix:///\S+)", value.get_secret_value()
+        ):
+            raise ValueError("not a redis://, rediss:// or unix:// URL (value not shown)")
         return value
 
     @field_validator("rate_limit")

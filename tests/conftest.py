@@ -11,6 +11,7 @@ from bff.app import create_app
 from bff.config import Settings
 from bff.tasks import TaskRegistry
 from bff.testing.server import ServerThread, SimulatorServer
+from tests.redis_server import RedisServer
 
 RECORDED = Path(__file__).parent / "data" / "openai-recorded"
 
@@ -33,6 +34,23 @@ def sim(_simulator_server: SimulatorServer) -> Iterator[SimulatorServer]:
     _simulator_server.simulator.chunk_delay = 0.0
     yield _simulator_server
     _simulator_server.simulator.reset()
+
+
+@pytest.fixture(scope="session")
+def _redis_process() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_server(_redis_process: RedisServer) -> Iterator[RedisServer]:
+    """A real redis-server on loopback, empty, and running (a test may stop it)."""
+    if not _redis_process.running:
+        _redis_process.start()
+    _redis_process.flush()
+    yield _redis_process
+    if not _redis_process.running:
+        _redis_process.start()
 
 
 BffFactory = Callable[..., ServerThread]

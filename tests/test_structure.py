@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
         "bff.ratelimit", "bff.observe", "bff.providers.base", "bff.providers._sse",
         "bff.providers._strict_schema", "bff.providers._retry_after",
     ),
+    ("bff.shared",),  # state the replicas share on Redis, over the core's local twins
     ("bff.config",),
     (  # the engine and the providers it calls
         "bff.structured", "bff.attempts", "bff.pipeline", "bff.chat",
