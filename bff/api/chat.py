@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractContextManager, ExitStack, aclosing, nullcontext
+from contextlib import AbstractContextManager, AsyncExitStack, aclosing, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from bff.clients import Principal
 from bff.disclosure import client_message
 from bff.exceptions import ClientLimitError
 from bff.providers._types import Message
-from bff.ratelimit import ClientGate
+from bff.ratelimit import ClientGate, Gate
 from bff.run import ErrorCode
 from bff.sanitize import clean_text
 from bff.vocabulary import format_errors
@@ -91,7 +91,7 @@ class ChatPolicy:
 
     ping_s: float
     drain_s: float
-    gate: ClientGate = field(default_factory=ClientGate)
+    gate: Gate = field(default_factory=ClientGate)
     allow_client_system: bool = False
     """Whether a client's own ``system`` messages are passed on (the server's system
     prompt comes first either way)."""
@@ -119,9 +119,9 @@ def chat_endpoint(
             return json_error(400, ErrorCode.INPUT_REJECTED, message)
         messages = tuple(Message(m.role, clean_text(m.content)) for m in body.messages)
         principal: Principal = request.state.principal
-        held = ExitStack()
+        held = AsyncExitStack()
         try:
-            held.enter_context(policy.gate.run(principal))
+            await held.enter_async_context(policy.gate.run(principal))
         except ClientLimitError as exc:
             response = json_error(429, ErrorCode.RATE_LIMITED, str(exc))
             response.headers["retry-after"] = str(math.ceil(exc.retry_after))
@@ -146,7 +146,7 @@ class _HeldStream(EventSourceResponse):
     it has been sent, or abandoned: a client that leaves before the stream starts
     never runs the event generator, so the generator cannot be what lets go."""
 
-    def __init__(self, held: ExitStack, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, held: AsyncExitStack, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held = held
 
@@ -154,4 +154,4 @@ class _HeldStream(EventSourceResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._held.close()
+            await self._held.aclose()

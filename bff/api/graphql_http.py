@@ -49,7 +49,7 @@ from bff.api.runtime import Services
 from bff.api.trusted import DocumentError, TrustedDocuments
 from bff.clients import Principal
 from bff.exceptions import ClientLimitError, UnauthenticatedError
-from bff.ratelimit import ClientGate
+from bff.ratelimit import Gate
 from graphql import (
     GraphQLError,
     GraphQLFormattedError,
@@ -67,7 +67,7 @@ class GraphQLEdge:
     """What the view enforces besides GraphQL itself."""
 
     authenticator: Authenticator
-    gate: ClientGate
+    gate: Gate
     trusted: TrustedDocuments = field(default_factory=lambda: TrustedDocuments({}))
     max_response_bytes: int = 1_048_576
     max_document_tokens: int = 500
@@ -194,7 +194,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
             data = _request_data(payload, self._edge.trusted)
             if data.query is None:
                 raise _RequestError(400, "subscribe needs a query or a documentId", "BAD_REQUEST")
-            self._edge.gate.hit(self.context["principal"])
+            await self._edge.gate.hit(self.context["principal"])
         except _RequestError as exc:
             self._edge.refused("bad_document")
             await self._error(message["id"], exc.message, {"code": exc.code})

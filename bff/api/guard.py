@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bff.api.errors import error_for
 from bff.api.identity import Authenticator, header_credential
 from bff.exceptions import ClientLimitError, UnauthenticatedError
-from bff.ratelimit import ClientGate
+from bff.ratelimit import Gate
 
 _OPERATION_PARAMETERS = {"query", "documentId", "extensions"}
 
@@ -43,7 +43,7 @@ class GuardMiddleware:
         self,
         app: ASGIApp,
         authenticator: Authenticator,
-        gate: ClientGate,
+        gate: Gate,
         refused: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.app = app
@@ -59,7 +59,7 @@ class GuardMiddleware:
         address = scope["client"][0] if scope.get("client") else "unknown"
         try:
             principal = await self.authenticator.authenticate(header_credential(headers), address)
-            self.gate.hit(principal)
+            await self.gate.hit(principal)
         except UnauthenticatedError as exc:
             self.refused("unauthenticated")
             challenge = {"www-authenticate": 'Bearer realm="bff"'}

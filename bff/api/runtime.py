@@ -17,7 +17,7 @@ from bff.config import Settings
 from bff.observe.hub import Observability
 from bff.pipeline import Pipeline
 from bff.providers.registry import ProviderRegistry
-from bff.ratelimit import ClientGate
+from bff.ratelimit import ClientGate, Gate
 from bff.resilience.breaker import Breakers
 from bff.routes import parse_route
 from bff.tasks import TaskRegistry
@@ -42,7 +42,7 @@ class Services:
 
     pipeline: Pipeline
     observability: Observability
-    gate: ClientGate
+    gate: Gate
     health: HealthInfo
     routes: tuple[str, ...]
     """Every configured route: the settings' and the tasks' own, in order."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import AsyncGenerator, Callable
-from contextlib import ExitStack, aclosing
+from contextlib import AsyncExitStack, aclosing
 from typing import Annotated, Any, Union
 
 import strawberry
@@ -106,7 +106,7 @@ class TaskFields:
                 return data
             found, caller = services(info), principal(info)
             try:
-                with found.gate.run(caller):
+                async with found.gate.run(caller):
                     outcome = await found.pipeline.execute(self.task, data, client=caller.client)
             except ClientLimitError as exc:
                 return _limited(self.task, exc)
@@ -123,9 +123,9 @@ class TaskFields:
                 return
             found, caller = services(info), principal(info)
             try:
-                with ExitStack() as held:
-                    held.enter_context(found.gate.subscription(caller))
-                    held.enter_context(found.gate.run(caller))
+                async with AsyncExitStack() as held:
+                    await held.enter_async_context(found.gate.subscription(caller))
+                    await held.enter_async_context(found.gate.run(caller))
                     held.enter_context(found.observability.stream("subscription"))
                     if found.drain is not None:
                         held.enter_context(found.drain.hold())

@@ -30,41 +30,41 @@ def test_the_window_moves_and_says_when_a_slot_frees() -> None:
     gate = ClientGate(clock=clock)
     a = _principal("a")
     for _ in range(3):
-        gate.hit(a)
+        gate.hit_now(a)
         clock.now += 10
     with pytest.raises(ClientLimitError) as refused:
-        gate.hit(a)
+        gate.hit_now(a)
     # The first hit was 30 s ago: its slot frees 30 s from now.
     assert refused.value.limit == "rate" and refused.value.retry_after == 30
-    gate.hit(_principal("b"))  # another client has its own window
+    gate.hit_now(_principal("b"))  # another client has its own window
     clock.now += 30
-    gate.hit(a)  # the oldest entry has left the window
+    gate.hit_now(a)  # the oldest entry has left the window
     with pytest.raises(ClientLimitError):
-        gate.hit(a)
+        gate.hit_now(a)
 
 
 def test_no_rate_means_no_limit() -> None:
     gate = ClientGate()
     for _ in range(1000):
-        gate.hit(_principal("a", rate=None))
+        gate.hit_now(_principal("a", rate=None))
 
 
-def test_open_runs_are_counted_and_given_back() -> None:
+@pytest.mark.anyio
+async def test_open_runs_are_counted_and_given_back() -> None:
     gate = ClientGate()
     a = _principal("a", runs=2)
-    with gate.run(a), gate.run(a):
+    await gate.hit(a)
+    async with gate.run(a), gate.run(a):
         with pytest.raises(ClientLimitError, match="already has 2 runs open") as refused:  # noqa: SIM117
-            with gate.run(a):
+            async with gate.run(a):
                 pass  # pragma: no cover - refused before the block
         assert refused.value.retry_after == 1.0
         assert gate.open("runs", a) == 2
     assert gate.open("runs", a) == 0
-    with (
-        gate.subscription(a),
-        pytest.raises(ClientLimitError, match="already has 1 subscription open"),
-        gate.subscription(a),
-    ):
-        pass  # pragma: no cover
+    async with gate.subscription(a):
+        with pytest.raises(ClientLimitError, match="already has 1 subscription open"):
+            async with gate.subscription(a):
+                pass  # pragma: no cover
 
 
 def test_idle_keys_are_swept_without_a_thread() -> None:
