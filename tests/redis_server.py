@@ -78,4 +78,3 @@ class RedisServer:
     ) -> None:
         self.stop()
         self._dir.cleanup()
-

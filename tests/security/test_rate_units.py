@@ -55,7 +55,7 @@ async def test_open_runs_are_counted_and_given_back() -> None:
     a = _principal("a", runs=2)
     await gate.hit(a)
     async with gate.run(a), gate.run(a):
-        with pytest.raises(ClientLimitError, match="already has 2 runs open") as refused:  # noqa: SIM117
+        with pytest.raises(ClientLimitError, match="already has 2 runs open") as refused:
             async with gate.run(a):
                 pass  # pragma: no cover - refused before the block
         assert refused.value.retry_after == 1.0
