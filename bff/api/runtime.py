@@ -20,6 +20,7 @@ from bff.providers.registry import ProviderRegistry
 from bff.ratelimit import ClientGate, Gate
 from bff.resilience.breaker import Breakers
 from bff.routes import parse_route
+from bff.shared.link import RedisLink
 from bff.tasks import TaskRegistry
 
 IN_PROCESS = Principal(ANONYMOUS, ANONYMOUS, ClientLimits(None, 1_000_000, 1_000_000), False)
@@ -60,6 +61,8 @@ class Runtime:
         self.settings = settings
         self.tasks = tasks
         self.registry = ProviderRegistry(settings)
+        self.link = shared_link(settings)
+        """The Redis the replicas share state on; None: everything stays in process."""
         breakers = Breakers(
             threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s
         )
@@ -113,7 +116,19 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.registry.aclose()
+        if self.link is not None:
+            await self.link.aclose()
         await self.authenticator.aclose()
+
+
+def shared_link(settings: Settings) -> RedisLink | None:
+    if settings.redis_url is None:
+        return None
+    return RedisLink(
+        settings.redis_url.get_secret_value(),
+        timeout_s=settings.redis_timeout_s,
+        prefix=settings.redis_prefix,
+    )
 
 
 def services(info: strawberry.Info) -> Services:
