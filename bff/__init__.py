@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from bff.exceptions import (
+    BadResponseError,
     BFFError,
     BudgetExceededError,
     CircuitOpenError,
@@ -72,6 +73,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BFFError",
+    "BadResponseError",
     "BudgetExceededError",
     "CallingTools",
     "CircuitOpenError",

@@ -3,6 +3,7 @@
 A failure before the first token may be retried or fall back to the next
 route; after the first token the stream ends with an error, never a silent
 restart that would repeat text. Chat text never goes through the validator.
+Chat runs no tools: a reply of tool calls and no text is a failed attempt.
 PII in the messages is redacted before they leave (placeholders are not
 restored into the streamed reply).
 """
@@ -20,16 +21,31 @@ from pydantic import BaseModel, ConfigDict, Field
 from bff.attempts import AttemptLoop, Call, CallEnd, Ended, Exhausted, Outcome, Refused, observed
 from bff.budget import ANONYMOUS
 from bff.disclosure import public_message
-from bff.exceptions import BFFError, BudgetExceededError, DeadlineExceededError, ProviderError
+from bff.exceptions import (
+    BFFError,
+    BudgetExceededError,
+    DeadlineExceededError,
+    OutputError,
+    ProviderError,
+)
 from bff.observe.tracing import Span
 from bff.pipeline import Pipeline
-from bff.providers._types import ChatRequest, Finish, Message, RefusalDelta, TextDelta, Usage
+from bff.providers._types import (
+    ChatRequest,
+    Finish,
+    Message,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 from bff.providers.base import Provider
 from bff.resilience.plan import Step
 from bff.resilience.timeouts import within
 from bff.routes import parse_route
 from bff.run import ErrorCode, Fallback, RunMeta, error_code
 from bff.sanitize import Redactor
+from bff.tokens import tokens_for_chars
 
 CHAT = "chat"
 """The task label of chat runs in metrics and logs."""
@@ -120,8 +136,9 @@ class ChatRunner:
         loop: AttemptLoop[ChatEvent] = AttemptLoop(
             plan, pipeline.spend(client), meta, span, pipeline.providers, redactor, pipeline.sleep
         )
-        async for event in loop.run(caller):
-            yield event
+        async with aclosing(loop.run(caller)) as events:
+            async for event in events:
+                yield event
         meta.latency_ms = (pipeline.clock() - started) * 1000
         assert loop.outcome is not None
         yield _last(loop.outcome, caller, meta)
@@ -192,6 +209,8 @@ class _ChatCaller:
                         if not relay.forward(event.text):
                             break  # past the limit: closing the stream closes the upstream
                         yield Token(event.text)
+                    elif isinstance(event, ToolCallDelta):
+                        relay.tool_call(event)
                     elif isinstance(event, Finish):
                         relay.finish = event.reason
                     elif isinstance(event, Usage):
@@ -205,7 +224,7 @@ class _ChatCaller:
         call.end = relay.end(call)
 
     def cancelled_tokens(self, call: Call) -> int:
-        return self.relay.tokens
+        return self.relay.received
 
     def retrying(self, call: Call, error: BFFError, delay: float) -> None:
         return None
@@ -230,10 +249,23 @@ class _Relay:
         self.finish = "stop"
         self.usage: Usage | None = None
         self.over = False
+        self.tool_calls = 0
+        self.tool_chars = 0
+        """Tool calls asked for, and their arguments' characters: billed, never forwarded."""
 
     @property
     def tokens(self) -> int:
         return max(self.deltas, -(-self.chars // CHARS_PER_TOKEN_CEILING))
+
+    @property
+    def received(self) -> int:
+        """An estimate of the completion tokens received: the text's and the tool calls'."""
+        return self.tokens + tokens_for_chars(self.tool_chars)
+
+    def tool_call(self, delta: ToolCallDelta) -> None:
+        """Count a tool-call fragment in."""
+        self.tool_calls = max(self.tool_calls, delta.index + 1)
+        self.tool_chars += len(delta.arguments)
 
     def forward(self, text: str) -> bool:
         """Count ``text`` in; False when it would go past the limit (it is not sent)."""
@@ -248,7 +280,15 @@ class _Relay:
         """How a call that streamed to its end (or to the limit) ended."""
         usage = self.usage
         prompt = usage.prompt_tokens if usage else call.prompt_estimate
-        completion = usage.completion_tokens if usage else self.tokens
+        completion = usage.completion_tokens if usage else self.received
+        if self.tool_calls and not self.chars:
+            # Nothing was relayed, so another attempt may answer in text.
+            calls = f"{self.tool_calls} tool call{'s' if self.tool_calls != 1 else ''}"
+            error = OutputError(
+                f"the model answered with {calls} and no text; chat does not run tools"
+            )
+            call.record.outcome = error.kind
+            return CallEnd(prompt, completion, error, final=False)
         if self.over and self.budget_bound:
             message = f"the reply reached the {self.limit} tokens the remaining budget covers"
             return CallEnd(prompt, completion, BudgetExceededError(message, "reply"), healthy=True)

@@ -21,6 +21,7 @@ _PROVIDER_KINDS = {
     "interrupted": "the provider's stream ended before it finished",
     "content_filter": "the provider's content filter stopped the output",
     "client_error": "the provider refused the request",
+    "bad_response": "the provider's answer could not be read",
 }
 
 CODE_MESSAGES: dict[ErrorCode, str] = {

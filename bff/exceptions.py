@@ -20,6 +20,7 @@
         ├── ProviderConnectionError  could not connect, or the connection broke
         │   └── StreamInterruptedError  the stream ended before a finish reason
         ├── ContentFilteredError     the provider's content filter stopped the output
+        ├── BadResponseError         a JSON answer that is not a chat completion: never retried
         └── ClientRequestError       400/401/403/404/422 (and other 4xx): never retried
 
 Provider adapters translate their SDK's exceptions into these at the edge, with
@@ -81,7 +82,8 @@ class DeadlineExceededError(BFFError):
 
 class BudgetExceededError(BFFError):
     """A call the remaining token or cost budget cannot cover; it was not made.
-    ``budget`` is request_tokens, client_tokens or client_cost."""
+    ``budget`` is request_tokens, client_tokens, client_cost, or budget_store (the
+    shared ledger on Redis did not answer: budgets fail closed)."""
 
     kind: ClassVar[str] = "budget_exceeded"
 
@@ -153,6 +155,16 @@ class ContentFilteredError(ProviderError):
     """The provider's content filter withheld or stopped the output."""
 
     kind: ClassVar[str] = "content_filter"
+
+    retryable: ClassVar[bool] = False
+
+
+class BadResponseError(ProviderError):
+    """The provider answered with a body that is not a chat completion (a JSON object of
+    another shape, where a stream or a whole ``chat.completion`` was due); retrying
+    cannot help."""
+
+    kind: ClassVar[str] = "bad_response"
 
     retryable: ClassVar[bool] = False
 

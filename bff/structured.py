@@ -41,7 +41,7 @@ from bff.resilience.timeouts import within
 from bff.run import Progress
 from bff.streaming.parser import JsonStreamParser
 from bff.tasks import Task
-from bff.tokens import estimate_prompt_tokens, estimate_tokens
+from bff.tokens import estimate_prompt_tokens, tokens_for_chars
 
 
 @dataclass(slots=True)
@@ -88,10 +88,19 @@ class StructuredCall:
         self._clock = clock
         self._progress_every = progress_every
         self._span = span
+        self._reading: _Reading | None = None
         self.result: CallResult | None = None
 
+    @property
+    def completion_tokens(self) -> int:
+        """The completion tokens received so far, for a call cancelled midway: the
+        provider's count once it has sent one, else an estimate from what has streamed."""
+        if self.result is not None:
+            return self.result.completion_tokens
+        return self._reading.completion_tokens if self._reading is not None else 0
+
     async def events(self) -> AsyncGenerator[Progress, None]:
-        reading = _Reading(self._task, self._clock())
+        reading = self._reading = _Reading(self._task, self._clock())
         error: OutputError | ProviderError | DeadlineExceededError | None = None
         output: BaseModel | None = None
         calls: tuple[ToolCall, ...] = ()
@@ -148,18 +157,23 @@ class _Reading:
         self.call_id: str | None = None
         self.requested: dict[int, list[str]] = {}  # index -> [id, name, arguments]
         self.deltas = self.reported_items = 0
+        self.chars = 0
+        """Characters of text, refusal and tool-call arguments received (counted, not
+        kept: this is the hot path)."""
         self.last_report = -math.inf  # the first delta is reported at once
         self.first_token_s: float | None = None
 
     def take(self, event: ProviderEvent, now: float) -> None:
         """Feed one provider event; the parser raises at the first impossible token."""
         if isinstance(event, TextDelta):
+            self.chars += len(event.text)
             if not self.tools:
                 self.deltas += 1
                 self.parser.feed(event.text)
         elif isinstance(event, ToolCallDelta):
             self._tool_delta(event)
         elif isinstance(event, RefusalDelta):
+            self.chars += len(event.text)
             self.refusal += event.text
         elif isinstance(event, Finish):
             self.finish = event.reason
@@ -169,6 +183,7 @@ class _Reading:
             self.first_token_s = now - self.started
 
     def _tool_delta(self, delta: ToolCallDelta) -> None:
+        self.chars += len(delta.arguments)
         if self.tools:  # the answer is the output function's arguments (call 0)
             if delta.index == 0:
                 self.deltas += 1
@@ -180,6 +195,11 @@ class _Reading:
         call[0] = call[0] or delta.id or ""
         call[1] = call[1] or delta.name or ""
         call[2] += delta.arguments
+
+    @property
+    def completion_tokens(self) -> int:
+        """The provider's count when it has sent one, else an estimate from the characters."""
+        return self.usage.completion_tokens if self.usage else tokens_for_chars(self.chars)
 
     def report_due(self, now: float, every: float) -> bool:
         """Whether progress is worth a report: new items validated, or time has passed."""
@@ -215,7 +235,7 @@ class _Reading:
             text,
             self.call_id,
             usage.prompt_tokens if usage else estimate_prompt_tokens(request),
-            usage.completion_tokens if usage else estimate_tokens(text or self.refusal),
+            self.completion_tokens,
             calls,
             self.first_token_s,
             isinstance(error, OutputError) and self.finish is None,

@@ -15,7 +15,12 @@ REPLY_PRIMING = 3
 
 def estimate_tokens(text: str) -> int:
     """About one token per four characters of English text, rounded up (OpenAI's rule of thumb)."""
-    return -(-len(text) // CHARS_PER_TOKEN)
+    return tokens_for_chars(len(text))
+
+
+def tokens_for_chars(chars: int) -> int:
+    """``estimate_tokens`` of a text known only by its length (counted as it streamed)."""
+    return -(-chars // CHARS_PER_TOKEN)
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:

@@ -5,7 +5,10 @@ SDK's own retries off: the BFF's resilience layer owns retries. The SDK sends
 the request (through its generic ``post``) and maps HTTP statuses to its
 errors; the streamed body is read as raw SSE and decoded here, which costs a
 fraction of building SDK chunk objects and lets the provider see a stream that
-stops without a finish reason (the SDK ends such a stream quietly).
+stops without a finish reason (the SDK ends such a stream quietly). An upstream
+that answers the streaming request with ``application/json`` (one whole
+``chat.completion``) is read as that answer, giving the events its stream would
+have given.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import httpx2
 import openai
 
 from bff.exceptions import (
+    BadResponseError,
     ClientRequestError,
     ContentFilteredError,
     ProviderConnectionError,
@@ -88,11 +92,11 @@ class OpenAIProvider:
                 "/chat/completions", cast_to=httpx2.Response, body=params, stream=True
             )
             try:
-                decoder, reader = SSEDecoder(), _ChunkReader()
+                reader = _reader(response.headers.get("content-type", ""))
                 async for raw in response.aiter_bytes():
-                    for event in coalesce(reader.events(decoder.feed(raw))):
+                    for event in reader.feed(raw):
                         yield event
-                for event in coalesce(reader.events(decoder.flush())):
+                for event in reader.flush():
                     yield event
                 finished = reader.finished
             finally:
@@ -175,6 +179,129 @@ def chunk_events(chunk: Mapping[str, Any]) -> Iterator[ProviderEvent]:
     usage = chunk.get("usage")
     if usage:
         yield Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+
+
+def completion_events(body: bytes, media: str = "application/json") -> list[ProviderEvent]:
+    """The events a stream of one whole ``chat.completion`` would have given, in the
+    stream's order; an error envelope is an error reported by the provider, anything
+    else that is not a completion a :class:`BadResponseError` naming ``media``."""
+    try:
+        completion = json.loads(body)
+    except ValueError:
+        completion = None
+    if isinstance(completion, dict) and completion.get("error") is not None:
+        raise _stream_error(completion["error"])
+    chunk = _as_chunk(completion)
+    if chunk is None:
+        # The body's words stay out of the message: it may reach a log or a client.
+        raise BadResponseError(
+            f"the provider answered a streaming request with {media} that is not a "
+            f"chat.completion ({len(body)} bytes)"
+        )
+    return list(chunk_events(chunk))
+
+
+def _as_chunk(completion: object) -> dict[str, Any] | None:
+    """A ``chat.completion`` as the one chunk its stream adds up to; None if it is not one."""
+    if not isinstance(completion, dict):
+        return None
+    choices = completion.get("choices")
+    if completion.get("object", "chat.completion") != "chat.completion" or not isinstance(
+        choices, list
+    ):
+        return None
+    choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), {})
+    message, reason = choice.get("message"), choice.get("finish_reason")
+    if not isinstance(message, dict) or not isinstance(reason, str) or not reason:
+        return None
+    content, refusal = message.get("content"), message.get("refusal")
+    calls, usage = _call_deltas(message.get("tool_calls")), completion.get("usage")
+    texts_ok = all(v is None or isinstance(v, str) for v in (content, refusal))
+    if calls is None or not texts_ok or not _is_usage(usage):
+        return None
+    delta = {"content": content, "refusal": refusal, "tool_calls": calls}
+    return {"choices": [{"index": 0, "delta": delta, "finish_reason": reason}], "usage": usage}
+
+
+def _call_deltas(calls: object) -> list[dict[str, Any]] | None:
+    """A message's tool calls as the stream's deltas (each with its index); None if they
+    are not tool calls."""
+    if calls is None:
+        return []
+    if not isinstance(calls, list):
+        return None
+    deltas = []
+    for index, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if (
+            not isinstance(function, dict)
+            or not isinstance(function.get("name"), str)
+            or not isinstance(function.get("arguments"), str)
+            or not isinstance(call.get("id"), str | None)
+        ):
+            return None
+        deltas.append({"index": index, "id": call.get("id"), "function": function})
+    return deltas
+
+
+def _is_usage(usage: object) -> bool:
+    if usage is None:
+        return True
+    return isinstance(usage, dict) and all(
+        isinstance(usage.get(key), int | None) for key in ("prompt_tokens", "completion_tokens")
+    )
+
+
+MAX_WHOLE_BODY = 8 * 1024 * 1024
+"""The most bytes of a whole JSON answer that are read (far above any completion's)."""
+
+
+def _reader(content_type: str) -> _StreamReader | _WholeReader:
+    """How to read a body of ``content_type``: SSE, unless it is one JSON document."""
+    media = content_type.partition(";")[0].strip().lower()
+    return _WholeReader(media) if media == "application/json" else _StreamReader()
+
+
+class _StreamReader:
+    """An SSE body: the events of each network read, coalesced."""
+
+    def __init__(self) -> None:
+        self._decoder, self._chunks = SSEDecoder(), _ChunkReader()
+
+    @property
+    def finished(self) -> bool:
+        return self._chunks.finished
+
+    def feed(self, raw: bytes) -> list[ProviderEvent]:
+        return coalesce(self._chunks.events(self._decoder.feed(raw)))
+
+    def flush(self) -> list[ProviderEvent]:
+        return coalesce(self._chunks.events(self._decoder.flush()))
+
+
+class _WholeReader:
+    """A JSON body: one whole ``chat.completion``, read to its end, then its events."""
+
+    def __init__(self, media: str) -> None:
+        self._media = media
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.finished = False
+
+    def feed(self, raw: bytes) -> list[ProviderEvent]:
+        self._size += len(raw)
+        if self._size > MAX_WHOLE_BODY:
+            raise BadResponseError(
+                f"the provider answered a streaming request with {self._media} "
+                f"over {MAX_WHOLE_BODY} bytes"
+            )
+        self._parts.append(raw)
+        return []
+
+    def flush(self) -> list[ProviderEvent]:
+        events = completion_events(b"".join(self._parts), self._media)
+        self.finished = True
+        return events
 
 
 class _ChunkReader:

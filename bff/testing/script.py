@@ -65,6 +65,13 @@ class Step(BaseModel):
     ignore_max_tokens: bool = Field(
         default=False, description="Stream the whole answer whatever max_tokens says."
     )
+    unstreamed: bool = Field(
+        default=False,
+        description=(
+            "Answer a streaming request with the whole chat.completion as application/json,"
+            " as some OpenAI-compatible servers do."
+        ),
+    )
     repeat: int = Field(default=1, ge=1)
 
 

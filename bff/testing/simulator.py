@@ -255,7 +255,7 @@ class Simulator:
             frames = [f.encode() + b"\n\n" for f in step.body.split("\n\n") if f.strip()]
             return self._frame_stream(frames, step, record, step.content_type)
         answer = _Answer.build(step, body, self.answers)
-        if not stream:
+        if not stream or step.unstreamed:
             self._ended(record, "completed")
             return JSONResponse(answer.completion(model, body), headers=_headers())
         return self._frame_stream(answer.frames(model, body), step, record, None)
