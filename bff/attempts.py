@@ -172,22 +172,23 @@ class AttemptLoop(Generic[E]):
     async def run(self, caller: Caller[E]) -> AsyncGenerator[E, None]:
         last: BFFError | None = None
         route_index = 0
-        while (step := self.plan.next()) is not None:
+        while (step := await self._next()) is not None:
             if step.index != route_index:
                 route_index = step.index
                 reason = last.kind if last else "circuit_open"
                 if (event := caller.falling_back(self.meta.route, step, reason)) is not None:
                     yield event
-            call = self._open(caller, step)
+            call = await self._open(caller, step)
             if call is None:
                 return
-            async for event in self._make(caller, call):
-                yield event
+            async with aclosing(self._make(caller, call)) as events:
+                async for event in events:
+                    yield event
             end = call.end
             assert end is not None, "the caller sets call.end"
             if end.error is not None:
                 last = end.error
-            delay = self._decide(call, end)
+            delay = await self._decide(call, end)
             if end.final:
                 self.outcome = Ended(call, end.error)
                 return
@@ -198,20 +199,30 @@ class AttemptLoop(Generic[E]):
                 await self.sleep(delay)
         self.outcome = Exhausted(self.plan.final_error(last))
 
-    def _open(self, caller: Caller[E], step: Step) -> Call | None:
+    async def _next(self) -> Step | None:
+        """The plan's next step; each route it skips for an open circuit is an error."""
+        plan, skipped = self.plan, len(self.plan.skipped)
+        step = await plan.next()
+        for passed in plan.skipped[skipped:]:
+            detail = plan.circuit_detail(passed.route)
+            self.meta.errors.append(
+                AttemptRecord(passed.number, passed.route, "circuit_open", detail)
+            )
+        return step
+
+    async def _open(self, caller: Caller[E], step: Step) -> Call | None:
         """Build and reserve the step's call; None (and the outcome) when refused."""
         request = caller.request(step)
         prompt = estimate_prompt_tokens(request)
         wanted = request.max_tokens or 0
-        affordable = int(self.spend.affordable_max_tokens(step.route, prompt))
-        request = replace(request, max_tokens=max(caller.floor_tokens, min(wanted, affordable)))
         try:
-            reservation = self.spend.reserve(step.route, prompt, request.max_tokens or 0)
+            reservation = await self.spend.reserve(step.route, prompt, wanted, caller.floor_tokens)
         except BudgetExceededError as exc:
-            self.plan.released(step)
+            await self.plan.released(step)
             self.meta.budget_refused = exc.budget
             self.outcome = Refused(exc)
             return None
+        request = replace(request, max_tokens=reservation.max_tokens)  # what the budgets cover
         self.meta.route = step.route
         span = start_span("bff.call", self.span, route=step.route, attempt=self.plan.number)
         return Call(step, request, prompt, reservation, CallRecord(step.route, "ok"), span)
@@ -224,44 +235,45 @@ class AttemptLoop(Generic[E]):
                 async for event in events:
                     yield event
         except BaseException:
-            self.plan.released(call.step)
+            # Settle first: spend is money; a probe slot left held frees itself.
             call.record.outcome = "cancelled"
-            self._settle(call, call.prompt_estimate, caller.cancelled_tokens(call))
+            await self._settle(call, call.prompt_estimate, caller.cancelled_tokens(call))
+            await self.plan.released(call.step)
             raise
         finally:
             call.span.set_attribute("outcome", call.record.outcome)
             call.span.end()
         assert call.end is not None
-        self._settle(call, call.end.prompt_tokens, call.end.completion_tokens)
+        await self._settle(call, call.end.prompt_tokens, call.end.completion_tokens)
 
-    def _settle(self, call: Call, prompt: int, completion: int) -> None:
+    async def _settle(self, call: Call, prompt: int, completion: int) -> None:
         """Replace the call's reservation with what it used, in its record and the run's."""
         record, meta = call.record, self.meta
         record.prompt_tokens, record.completion_tokens = prompt, completion
-        record.cost_usd = call.reservation.settle(prompt, completion)
+        record.cost_usd = await call.reservation.settle(prompt, completion)
         meta.calls.append(record)
         meta.prompt_tokens += prompt
         meta.completion_tokens += completion
         meta.cost_usd += record.cost_usd
 
-    def _decide(self, call: Call, end: CallEnd) -> float | None:
+    async def _decide(self, call: Call, end: CallEnd) -> float | None:
         """Tell the plan (and so the route's breaker) how the call went; the delay before
         retrying the same route, or None."""
         plan, error = self.plan, end.error
         if error is None:
             if end.final:
-                plan.succeeded(call.step)
+                await plan.succeeded(call.step)
             else:
-                plan.again(call.step)  # the model is working: the attempt goes on
+                await plan.again(call.step)  # the model is working: the attempt goes on
             self.meta.attempts = plan.number
             return None
         self.meta.attempts = plan.number
         detail = public_message(error)
         self.meta.errors.append(AttemptRecord(plan.number, call.route, error.kind, detail))
         if end.healthy:
-            plan.succeeded(call.step)
+            await plan.succeeded(call.step)
             return None
-        delay = plan.failed(call.step, error)
+        delay = await plan.failed(call.step, error)
         log_event(
             logger,
             "attempt failed",

@@ -29,7 +29,7 @@ from bff.attempts import (
     ProviderResolver,
     observed,
 )
-from bff.budget import ANONYMOUS, DailyLedger, Spend
+from bff.budget import ANONYMOUS, DailyLedger, Ledger, Spend
 from bff.config import Settings
 from bff.disclosure import public_message
 from bff.exceptions import (
@@ -45,7 +45,7 @@ from bff.observe.tracing import Span, start_span
 from bff.providers._types import ChatRequest
 from bff.providers.base import Provider
 from bff.reask import reask
-from bff.resilience.breaker import Breakers
+from bff.resilience.breaker import Board, Breakers, LocalBoard
 from bff.resilience.plan import AttemptPlan, Step
 from bff.routes import parse_route
 from bff.run import (
@@ -81,8 +81,8 @@ class Pipeline:
         providers: ProviderResolver,
         settings: Settings,
         *,
-        breakers: Breakers | None = None,
-        ledger: DailyLedger | None = None,
+        board: Board | None = None,
+        ledger: Ledger | None = None,
         observer: RunObserver = NO_OBSERVER,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -91,8 +91,8 @@ class Pipeline:
     ) -> None:
         self.providers = providers
         self.settings = settings
-        self.breakers = breakers or Breakers(
-            threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s
+        self.board = board or LocalBoard(
+            Breakers(threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s)
         )
         self.ledger = ledger or DailyLedger(
             tokens=settings.client_daily_tokens, cost_usd=settings.client_daily_cost_usd
@@ -108,12 +108,14 @@ class Pipeline:
         fallbacks = task.fallbacks if task.fallbacks is not None else self.settings.fallback_models
         return [primary, *fallbacks]
 
-    def plan(self, routes: list[str]) -> AttemptPlan:
-        """A fresh attempt plan over ``routes`` with this pipeline's settings and breakers."""
+    def plan(self, routes: list[str], task: str | None = None) -> AttemptPlan:
+        """A fresh attempt plan over ``routes`` with this pipeline's settings and breakers
+        (the task's own on each route too, when given)."""
         return AttemptPlan(
             routes,
             max_attempts=self.settings.max_attempts,
-            breakers=self.breakers,
+            board=self.board,
+            task=task,
             policy=self.settings.retry_policy,
             timeout_s=self.settings.request_timeout_s,
             clock=self.clock,
@@ -166,7 +168,7 @@ class Pipeline:
         finally:
             stage.end()
         meta.redactions = dict(prepared.redactor.counts)
-        plan = self.plan(routes)
+        plan = self.plan(routes, task.name)
         caller = _TaskCaller(task, prepared, meta, self, plan.remaining)
         loop: AttemptLoop[RunEvent] = AttemptLoop(
             plan,
@@ -177,8 +179,9 @@ class Pipeline:
             prepared.redactor,
             self.sleep,
         )
-        async for event in loop.run(caller):
-            yield event
+        async with aclosing(loop.run(caller)) as events:
+            async for event in events:
+                yield event
         meta.latency_ms = (self.clock() - started) * 1000
         assert loop.outcome is not None
         for event in _finish(task, prepared, caller, loop.outcome, meta):
@@ -224,6 +227,7 @@ class _TaskCaller:
         self._tools = tuple(tool.spec for tool in task.tools)
         self._depth = 0
         self._last: CallResult | None = None
+        self._structured: StructuredCall | None = None
         self.output: BaseModel | None = None
 
     def request(self, step: Step) -> ChatRequest:
@@ -234,7 +238,7 @@ class _TaskCaller:
         )
 
     async def call(self, provider: Provider, call: Call) -> AsyncGenerator[RunEvent, None]:
-        structured = StructuredCall(
+        structured = self._structured = StructuredCall(
             provider,
             call.request,
             self._task,
@@ -283,7 +287,8 @@ class _TaskCaller:
         call.end = _end(result, error=rounds.error, final=False)
 
     def cancelled_tokens(self, call: Call) -> int:
-        return 0
+        structured = self._structured  # the call's: each call starts a new one
+        return structured.completion_tokens if structured is not None else 0
 
     def retrying(self, call: Call, error: BFFError, delay: float) -> RunEvent:
         last = self._last

@@ -113,7 +113,8 @@ class RunMeta:
     redactions: dict[str, int] = field(default_factory=dict)
     calls: list[CallRecord] = field(default_factory=list)
     budget_refused: str | None = None
-    """Which budget refused a call: request_tokens, client_tokens or client_cost."""
+    """Which budget refused a call: request_tokens, client_tokens, client_cost or
+    budget_store (the shared ledger did not answer)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ class _Schema(strawberry.Schema):
             super().process_errors(ours, execution_context)
 
 
-def _health(info: strawberry.Info) -> gql.Health:
+async def _health(info: strawberry.Info) -> gql.Health:
     found = services(info)
     health = found.health
     return gql.Health(
@@ -69,16 +69,18 @@ def _health(info: strawberry.Info) -> gql.Health:
         model=health.model,
         fallback_models=list(health.fallback_models),
         breakers=[
-            gql.BreakerStatus(route=route, state=breaker.state, failures=breaker.failures)
-            for route, breaker in found.pipeline.breakers
+            gql.BreakerStatus(route=c.route, task=c.task, state=c.state, failures=c.failures)
+            for c in await found.pipeline.board.snapshot()
         ],
         fault_switch=found.fault_switch,
+        shared_state="IN_PROCESS" if found.link is None else await found.link.state(),
     )
 
 
-def _models(info: strawberry.Info) -> list[gql.ModelRoute]:
+async def _models(info: strawberry.Info) -> list[gql.ModelRoute]:
     found = services(info)
-    return [gql.ModelRoute.of(status) for status in found.observability.routes(list(found.routes))]
+    routes = await found.observability.routes(list(found.routes))
+    return [gql.ModelRoute.of(status) for status in routes]
 
 
 def _error_codes() -> list[gql.ErrorCodeInfo]:

@@ -26,7 +26,10 @@ FallbackKind = strawberry.enum(
 class AttemptError:
     attempt: int
     model: str
-    kind: str = strawberry.field(description="malformed, schema_violation, rate_limited, ...")
+    kind: str = strawberry.field(
+        description="malformed, schema_violation, rate_limited, circuit_open (the route was "
+        "skipped: its circuit, or the task's on it, is open), ..."
+    )
     message: str
 
 
@@ -171,13 +174,16 @@ class TaskInfo:
 
 
 BreakerStateEnum = strawberry.enum(
-    BreakerState, name="BreakerState", description="A route's circuit."
+    BreakerState, name="BreakerState", description="A route's circuit, or a task's on it."
 )
 
 
-@strawberry.type(description="The circuit breaker of one model route.")
+@strawberry.type(description="The circuit breaker of one model route, or of a task on it.")
 class BreakerStatus:
     route: str
+    task: str | None = strawberry.field(
+        description="The task whose own circuit this is; null for the route's."
+    )
     state: BreakerStateEnum  # type: ignore[valid-type]
     failures: int = strawberry.field(description="Consecutive failures so far.")
 
@@ -193,6 +199,11 @@ class Health:
     )
     fault_switch: bool = strawberry.field(
         description="Whether the demo model's fault switch (/demo/faults) is served."
+    )
+    shared_state: str = strawberry.field(
+        description="Where breakers, budgets, limits, drift windows and chat streams are "
+        "kept: IN_PROCESS (no Redis configured), UP (on the fleet's Redis), or DOWN (Redis "
+        "does not answer: budgets refuse, limits and breakers use this replica's own)."
     )
 
 
@@ -213,6 +224,13 @@ class TaskDrift:
         description="The expected or long-run rate; null until there is one."
     )
     drifting: bool = strawberry.field(description="A drift alert is raised.")
+    breaker_state: BreakerStateEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The task's own circuit on this route: it opens after outputs that "
+        "do not fit the task, and leaves chat and other tasks on the route alone."
+    )
+    breaker_failures: int = strawberry.field(
+        description="Consecutive outputs of this task on this route that did not fit."
+    )
 
 
 @strawberry.type(description="A model route: its circuit breaker and recent output quality.")
@@ -236,11 +254,13 @@ class ModelRoute:
             drifting=status.drifting,
             tasks=[
                 TaskDrift(
-                    task=t.task,
-                    recent_requests=t.recent,
-                    validation_failure_rate=round(t.failure_rate, 6),
-                    baseline_failure_rate=t.baseline,
-                    drifting=t.drifting,
+                    task=t.drift.task,
+                    recent_requests=t.drift.recent,
+                    validation_failure_rate=round(t.drift.failure_rate, 6),
+                    baseline_failure_rate=t.drift.baseline,
+                    drifting=t.drift.drifting,
+                    breaker_state=BreakerState(t.breaker),
+                    breaker_failures=t.breaker_failures,
                 )
                 for t in status.tasks
             ],

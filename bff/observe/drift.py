@@ -9,7 +9,9 @@ raises when the window holds at least ``min_samples`` and its rate exceeds the
 baseline by ``threshold`` or more, and clears when the excess falls below half
 the threshold (so a rate hovering at the edge does not flap).
 
-Pure: no I/O; ``on_change`` is told of each raise and clear.
+Pure: no I/O; ``on_change`` is told of each raise and clear. The windows of a
+fleet of replicas live on Redis instead (``bff.shared.drift``), behind the same
+``DriftStore`` interface, with this monitor as its fallback.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,22 @@ class _Series:
         self.failures += failed
 
 
+class DriftStore(Protocol):
+    """Where the windows live: this process (``DriftMonitor``) or the fleet's Redis."""
+
+    def record(self, task: str, route: str, *, failed: bool) -> None:
+        """Add one sample (the shared store sends it without waiting)."""
+        ...
+
+    def statuses(self) -> list[DriftStatus]:
+        """What this replica knows of every series, sorted (for metrics)."""
+        ...
+
+    async def snapshot(self) -> list[DriftStatus]:
+        """Every series of the fleet, sorted."""
+        ...
+
+
 class DriftMonitor:
     """See the module docstring."""
 
@@ -70,7 +89,7 @@ class DriftMonitor:
         on_change: Callable[[DriftStatus], None] | None = None,
     ) -> None:
         self.policy = policy or DriftPolicy()
-        self._on_change = on_change
+        self.on_change = on_change
         self._series: dict[tuple[str, str], _Series] = {}
 
     def record(self, task: str, route: str, *, failed: bool) -> None:
@@ -82,11 +101,14 @@ class DriftMonitor:
         drifting = self._judge(status, series.drifting)
         if drifting != series.drifting:
             series.drifting = drifting
-            if self._on_change is not None:
-                self._on_change(self._status(task, route, series))
+            if self.on_change is not None:
+                self.on_change(self._status(task, route, series))
 
     def statuses(self) -> list[DriftStatus]:
         return [self._status(t, r, s) for (t, r), s in sorted(self._series.items())]
+
+    async def snapshot(self) -> list[DriftStatus]:
+        return self.statuses()
 
     def _baseline(self, series: _Series) -> float | None:
         if self.policy.expected_rate is not None:

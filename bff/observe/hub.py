@@ -4,19 +4,28 @@ every finished run (tasks and chat alike)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from prometheus_client.core import GaugeMetricFamily
 
-from bff.observe.drift import DriftMonitor, DriftPolicy, DriftStatus
+from bff.observe.drift import DriftMonitor, DriftPolicy, DriftStatus, DriftStore
 from bff.observe.logs import log_event
 from bff.observe.metrics import BREAKER_STATES, Metrics
-from bff.resilience.breaker import Breakers
+from bff.resilience.breaker import Board, CircuitStatus, scope
 from bff.run import RunMeta
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    """One task on one route: its recent output quality and its own circuit."""
+
+    drift: DriftStatus
+    breaker: str
+    breaker_failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +38,7 @@ class RouteStatus:
     failures: int
     baseline: float | None
     drifting: bool
-    tasks: list[DriftStatus]
+    tasks: list[TaskStatus]
 
     @property
     def failure_rate(self) -> float:
@@ -39,10 +48,18 @@ class RouteStatus:
 class Observability:
     """Implements ``RunObserver``; see the module docstring."""
 
-    def __init__(self, breakers: Breakers, drift: DriftPolicy | None = None) -> None:
+    def __init__(
+        self,
+        board: Board,
+        drift: DriftPolicy | None = None,
+        share: Callable[[DriftMonitor], DriftStore] | None = None,
+    ) -> None:
+        """``share`` puts the drift windows where the fleet shares them, with this
+        process's monitor as the fallback."""
         self.metrics = Metrics()
-        self.drift = DriftMonitor(drift, on_change=self._drift_changed)
-        self._breakers = breakers
+        local = DriftMonitor(drift, on_change=self._drift_changed)
+        self.drift: DriftStore = share(local) if share is not None else local
+        self._board = board
         self.metrics.gauge(self._gauges)
 
     def run_finished(self, meta: RunMeta, outcome: str) -> None:
@@ -84,42 +101,33 @@ class Observability:
         finally:
             gauge.dec()
 
-    def routes(self, configured: list[str]) -> list[RouteStatus]:
-        """``configured`` routes first, then any other route seen, with breaker and drift."""
-        breakers = {route: breaker.state.value for route, breaker in self._breakers}
+    async def routes(self, configured: list[str]) -> list[RouteStatus]:
+        """``configured`` routes first, then any other route seen, with their breakers
+        (the fleet's) and drift."""
+        circuits = {c.key: c for c in await self._board.snapshot()}
         per_route: dict[str, list[DriftStatus]] = {route: [] for route in configured}
-        for status in self.drift.statuses():
+        for status in await self.drift.snapshot():
             per_route.setdefault(status.route, []).append(status)
-        for route in breakers:
-            per_route.setdefault(route, [])
-        out = []
-        for route, statuses in per_route.items():
-            recent = sum(s.recent for s in statuses)
-            baselines = [(s.baseline, s.recent) for s in statuses if s.baseline is not None]
-            weight = sum(n for _, n in baselines)
-            baseline = sum(b * n for b, n in baselines) / weight if weight else None
-            if baseline is None and baselines:
-                baseline = baselines[0][0]
-            out.append(
-                RouteStatus(
-                    route,
-                    breakers.get(route, "CLOSED"),
-                    recent,
-                    sum(s.failures for s in statuses),
-                    baseline,
-                    any(s.drifting for s in statuses),
-                    statuses,
+        for circuit in circuits.values():
+            per_route.setdefault(circuit.route, [])
+            if circuit.task is not None and all(
+                s.task != circuit.task for s in per_route[circuit.route]
+            ):
+                per_route[circuit.route].append(
+                    DriftStatus(circuit.task, circuit.route, 0, 0, None, False)
                 )
-            )
-        return out
+        return [_route(route, statuses, circuits) for route, statuses in per_route.items()]
 
     def _gauges(self) -> Iterator[GaugeMetricFamily]:
         breaker = GaugeMetricFamily(
-            "bff_breaker_state", "Circuit state per route: 0 closed, 1 half-open, 2 open.",
-            labels=["route"],
-        )  # fmt: skip
-        for route, item in self._breakers:
-            breaker.add_metric([route], BREAKER_STATES[item.state.value.lower()])
+            "bff_breaker_state",
+            "Circuit state per route, and per task on a route (task \"\" for the route's "
+            "own): 0 closed, 1 half-open, 2 open.",
+            labels=["route", "task"],
+        )
+        for circuit in self._board.statuses():
+            state = BREAKER_STATES[circuit.state.value.lower()]
+            breaker.add_metric([circuit.route, circuit.task or ""], state)
         yield breaker
         alert = GaugeMetricFamily(
             "bff_drift_alert", "1 while a (task, route) drift alert is raised.",
@@ -149,3 +157,29 @@ class Observability:
             baseline=status.baseline,
             window=status.recent,
         )
+
+
+def _route(
+    route: str, statuses: list[DriftStatus], circuits: dict[str, CircuitStatus]
+) -> RouteStatus:
+    recent = sum(s.recent for s in statuses)
+    baselines = [(s.baseline, s.recent) for s in statuses if s.baseline is not None]
+    weight = sum(n for _, n in baselines)
+    baseline = sum(b * n for b, n in baselines) / weight if weight else None
+    if baseline is None and baselines:
+        baseline = baselines[0][0]
+    tasks = []
+    for status in statuses:
+        circuit = circuits.get(scope(route, status.task))
+        state, failures = (circuit.state.value, circuit.failures) if circuit else ("CLOSED", 0)
+        tasks.append(TaskStatus(status, state, failures))
+    own = circuits.get(route)
+    return RouteStatus(
+        route,
+        own.state.value if own else "CLOSED",
+        recent,
+        sum(s.failures for s in statuses),
+        baseline,
+        any(s.drifting for s in statuses),
+        tasks,
+    )

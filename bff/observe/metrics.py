@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from bff.run import Fallback, RunMeta
@@ -134,8 +134,8 @@ class Metrics:
                 self.abandoned.labels(task, route).inc()
                 self.tokens_saved.labels(task, route).inc(call.tokens_saved)
 
-    def gauge(self, collect: Callable[[], Iterable[GaugeMetricFamily]]) -> None:
-        """Add gauges computed at scrape time (breaker states, drift)."""
+    def gauge(self, collect: Callable[[], Iterable[Metric]]) -> None:
+        """Add metrics computed at scrape time (breaker states, drift, Redis)."""
         self.registry.register(_Scraped(collect))
 
     def render(self) -> bytes:
@@ -143,8 +143,8 @@ class Metrics:
 
 
 class _Scraped(Collector):
-    def __init__(self, collect: Callable[[], Iterable[GaugeMetricFamily]]) -> None:
+    def __init__(self, collect: Callable[[], Iterable[Metric]]) -> None:
         self._collect = collect
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         yield from self._collect()

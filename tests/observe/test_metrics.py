@@ -93,7 +93,7 @@ def test_redactions_budget_refusals_and_breakers(bff: BffFactory, sim: Simulator
     assert m.value("bff_budget_refusals_total", task=TASK, budget="client_tokens") == 1
     assert m.value("bff_runs_total", task=TASK, outcome="budget_exceeded") == 1
     # chat's 500 failed the route's only attempt and opened its circuit (threshold 1)
-    assert m.value("bff_breaker_state", route="sim/gpt-4o") == 2
+    assert m.value("bff_breaker_state", route="sim/gpt-4o", task="") == 2
     assert m.value("bff_runs_total", task="chat", outcome="provider_unavailable") == 1
     assert not any("jane" in v or "7946" in v for v in m.label_values())
 

@@ -13,7 +13,7 @@ from bff.config import Settings
 from bff.demo.tasks import EXTRACT_ACTION_PLAN, TextInput
 from bff.pipeline import Pipeline
 from bff.providers.registry import ProviderRegistry
-from bff.resilience.breaker import Breakers, BreakerState
+from bff.resilience.breaker import Breakers, BreakerState, LocalBoard
 from bff.run import Completed, ErrorCode, Failed, FallingBack, Retrying, RunEvent
 from bff.testing.server import SimulatorServer
 from tests.api.helpers import operation, sse_events
@@ -57,10 +57,17 @@ def _settings(sim: SimulatorServer, **overrides: Any) -> Settings:
 
 
 def _pipeline(registry: ProviderRegistry, settings: Settings, clock: Clock) -> Pipeline:
-    breakers = Breakers(threshold=3, cooldown_s=settings.breaker_cooldown_s, clock=clock)
-    return Pipeline(
-        registry.get, settings, breakers=breakers, clock=clock, sleep=clock.sleep, rng=lambda: 1.0
+    board = LocalBoard(
+        Breakers(threshold=3, cooldown_s=settings.breaker_cooldown_s, clock=clock)
     )
+    return Pipeline(
+        registry.get, settings, board=board, clock=clock, sleep=clock.sleep, rng=lambda: 1.0
+    )
+
+
+def _breakers(pipeline: Pipeline) -> Breakers:
+    assert isinstance(pipeline.board, LocalBoard)
+    return pipeline.board.breakers
 
 
 async def _run(pipeline: Pipeline) -> list[RunEvent]:
@@ -118,7 +125,7 @@ async def test_a_breaker_opens_skips_the_route_then_probes(
     sim.simulator.add({"status": 503, "repeat": 3}, model="gpt-4o")
     first = await _run(pipeline)
     assert isinstance(first[-1], Completed) and first[-1].meta.route == "sim/gpt-4o-mini"
-    assert pipeline.breakers.get("sim/gpt-4o").state is BreakerState.OPEN
+    assert _breakers(pipeline).get("sim/gpt-4o").state is BreakerState.OPEN
 
     # open: the route is skipped without a call reaching the simulator
     sim.simulator.reset()
@@ -134,12 +141,12 @@ async def test_a_breaker_opens_skips_the_route_then_probes(
 
     # after the cool-down one probe goes through, and its success closes the circuit
     clock.now += 30
-    assert pipeline.breakers.get("sim/gpt-4o").state is BreakerState.HALF_OPEN
+    assert _breakers(pipeline).get("sim/gpt-4o").state is BreakerState.HALF_OPEN
     sim.simulator.reset()
     third = await _run(pipeline)
     assert isinstance(third[-1], Completed) and third[-1].meta.route == "sim/gpt-4o"
     assert [r.model for r in sim.simulator.requests] == ["gpt-4o"]
-    assert pipeline.breakers.get("sim/gpt-4o").state is BreakerState.CLOSED
+    assert _breakers(pipeline).get("sim/gpt-4o").state is BreakerState.CLOSED
 
 
 async def test_every_circuit_open(sim: SimulatorServer, registry: ProviderRegistry) -> None:
@@ -147,11 +154,18 @@ async def test_every_circuit_open(sim: SimulatorServer, registry: ProviderRegist
     pipeline = _pipeline(registry, _settings(sim), clock)
     for route in ("sim/gpt-4o", "sim/gpt-4o-mini"):
         for _ in range(3):
-            pipeline.breakers.get(route).failure()
+            _breakers(pipeline).get(route).failure()
     final = (await _run(pipeline))[-1]
     assert isinstance(final, Failed) and final.code == ErrorCode.PROVIDER_UNAVAILABLE
     assert final.message == "every route's circuit is open: sim/gpt-4o, sim/gpt-4o-mini"
     assert sim.simulator.requests == []
+    assert [(e.attempt, e.route, e.kind) for e in final.meta.errors] == [
+        (0, "sim/gpt-4o", "circuit_open"),
+        (0, "sim/gpt-4o-mini", "circuit_open"),
+    ]
+    assert final.meta.errors[0].message == (
+        f"the circuit of sim/gpt-4o, or of {TASK.name} on it, is open"
+    )
 
 
 def test_breakers_show_in_health_and_chat_shares_them(
@@ -167,8 +181,8 @@ def test_breakers_show_in_health_and_chat_shares_them(
     assert events[-1][0] == "done" and events[-1][2]["model"] == "sim/gpt-4o-mini"
     health = httpx.post(f"{server.url}/graphql", json={"query": operation("Health")}).json()
     assert health["data"]["health"]["breakers"] == [
-        {"route": "sim/gpt-4o", "state": "OPEN", "failures": 2},
-        {"route": "sim/gpt-4o-mini", "state": "CLOSED", "failures": 0},
+        {"route": "sim/gpt-4o", "task": None, "state": "OPEN", "failures": 2},
+        {"route": "sim/gpt-4o-mini", "task": None, "state": "CLOSED", "failures": 0},
     ]
     sim.simulator.reset()
     payload = httpx.post(

@@ -20,7 +20,7 @@ from bff.demo.tasks import EXTRACT_ACTION_PLAN, TextInput
 from bff.pipeline import Pipeline
 from bff.providers._types import Message
 from bff.providers.registry import ProviderRegistry
-from bff.run import Completed, Failed, Fallback, RunOutcome
+from bff.run import Completed, ErrorCode, Failed, Fallback, RunOutcome
 from bff.tasks import Task
 from bff.testing.server import SimulatorServer
 
@@ -38,6 +38,7 @@ class Fault:
     chat: str = "before"  # for chat: "before" the first token, "after" it, or "none" (no fault)
     hangs_up: bool = False  # the BFF closes the stream before the provider finishes it
     held: bool = False  # a task's stream waits before its finish: only the BFF can end it
+    trips: bool = False  # refused credentials: the route's circuit opens at once
 
 
 FAULTS = {
@@ -62,7 +63,8 @@ FAULTS = {
     "refusal": Fault({"fault": "refusal"}, "REFUSED", retried=False, chat="none"),
     "content filter": Fault({"fault": "content_filter"}, "REFUSED", retried=False, chat="after"),
     "400": Fault({"status": 400}, "PROVIDER_UNAVAILABLE", retried=False),
-    "401": Fault({"status": 401}, "PROVIDER_UNAVAILABLE", retried=False),
+    "401": Fault({"status": 401}, "PROVIDER_UNAVAILABLE", retried=False, trips=True),
+    "403": Fault({"status": 403}, "PROVIDER_UNAVAILABLE", retried=False, trips=True),
     "404": Fault({"status": 404}, "PROVIDER_UNAVAILABLE", retried=False),
 }
 OUTCOMES = ("retry", "fallback", "final")
@@ -175,7 +177,16 @@ async def _never_recovers(sim: SimulatorServer, pipeline: Pipeline, fault: Fault
     assert safe.meta.attempts == failed.meta.attempts == attempts
     assert len(sim.simulator.wait_until_settled()) == 2 * attempts
     no_safety = await pipeline.execute(replace(task, safe_response=None), TEXT)
-    assert isinstance(no_safety, Completed)  # the script is used up: the model answers now
+    if not fault.trips:
+        assert isinstance(no_safety, Completed)  # the script is used up: the model answers now
+        return
+    # Both routes' credentials were refused: their circuits are open, and nothing is called.
+    assert isinstance(no_safety, Failed) and no_safety.code == ErrorCode.PROVIDER_UNAVAILABLE
+    assert [(e.route, e.kind) for e in no_safety.meta.errors] == [
+        (PRIMARY, "circuit_open"),
+        (FALLBACK, "circuit_open"),
+    ]
+    assert len(sim.simulator.wait_until_settled()) == 2 * attempts
 
 
 async def _chat(chat: ChatRunner) -> list[Any]:

@@ -10,8 +10,8 @@ from bff.exceptions import (
     ServerError,
 )
 from bff.resilience.backoff import RetryPolicy
-from bff.resilience.breaker import Breakers, BreakerState, CircuitBreaker
-from bff.resilience.plan import AttemptPlan
+from bff.resilience.breaker import Breakers, BreakerState, CircuitBreaker, LocalBoard
+from bff.resilience.plan import AttemptPlan, Skipped
 
 
 class Clock:
@@ -89,7 +89,7 @@ def _plan(
     return AttemptPlan(
         ["a/x", "b/y"],
         max_attempts=attempts,
-        breakers=breakers or Breakers(threshold=5, clock=clock),
+        board=LocalBoard(breakers or Breakers(threshold=5, clock=clock)),
         policy=RetryPolicy(base_s=1, cap_s=1),
         timeout_s=timeout_s,
         clock=clock,
@@ -97,56 +97,62 @@ def _plan(
     )
 
 
-def test_plan_retries_then_falls_back() -> None:
+@pytest.mark.anyio
+async def test_plan_retries_then_falls_back() -> None:
     plan = _plan(Clock())
-    first = plan.next()
+    first = await plan.next()
     assert first is not None and (first.route, first.attempt, first.number) == ("a/x", 1, 1)
-    assert plan.failed(first, ServerError("boom")) == 1.0
-    second = plan.next()
+    assert await plan.failed(first, ServerError("boom")) == 1.0
+    second = await plan.next()
     assert second is not None and (second.route, second.attempt) == ("a/x", 2)
-    assert plan.failed(second, MalformedOutputError("bad")) is None
-    third = plan.next()
+    assert await plan.failed(second, MalformedOutputError("bad")) is None
+    third = await plan.next()
     assert third is not None and (third.route, third.index, third.number) == ("b/y", 1, 3)
-    assert plan.failed(third, ClientRequestError("no", status=401)) is None
-    assert plan.next() is None and not plan.expired
+    assert await plan.failed(third, ClientRequestError("no", status=401)) is None
+    assert await plan.next() is None and not plan.expired
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("error", [ClientRequestError("x", status=404), RefusalError("no")])
-def test_unfixable_errors_move_on_at_once(error: Exception) -> None:
+async def test_unfixable_errors_move_on_at_once(error: Exception) -> None:
     plan = _plan(Clock())
-    step = plan.next()
-    assert step is not None and plan.failed(step, error) is None  # type: ignore[arg-type]
-    nxt = plan.next()
+    step = await plan.next()
+    assert step is not None and await plan.failed(step, error) is None  # type: ignore[arg-type]
+    nxt = await plan.next()
     assert nxt is not None and nxt.route == "b/y"
 
 
-def test_retry_after_from_the_attempt_itself() -> None:
+@pytest.mark.anyio
+async def test_retry_after_from_the_attempt_itself() -> None:
     plan = _plan(Clock())
-    step = plan.next()
+    step = await plan.next()
     assert step is not None
-    assert plan.failed(step, RateLimitedError("slow", retry_after=7.5)) == 7.5
+    assert await plan.failed(step, RateLimitedError("slow", retry_after=7.5)) == 7.5
 
 
-def test_open_circuits_are_skipped_without_a_call() -> None:
+@pytest.mark.anyio
+async def test_open_circuits_are_skipped_without_a_call() -> None:
     clock = Clock()
     breakers = Breakers(threshold=1, cooldown_s=30, clock=clock)
     breakers.get("a/x").failure()
     plan = _plan(clock, breakers)
-    step = plan.next()
-    assert step is not None and step.route == "b/y" and plan.skipped == ["a/x"]
+    step = await plan.next()
+    assert step is not None and step.route == "b/y"
+    assert plan.skipped == [Skipped("a/x", 0)]
 
 
-def test_the_deadline_ends_the_plan() -> None:
+@pytest.mark.anyio
+async def test_the_deadline_ends_the_plan() -> None:
     clock = Clock()
     plan = _plan(clock, timeout_s=1.5, attempts=3)
-    step = plan.next()
+    step = await plan.next()
     assert step is not None
-    assert plan.failed(step, ServerError("boom")) == 1.0
+    assert await plan.failed(step, ServerError("boom")) == 1.0
     clock.now += 1.0
-    step = plan.next()
+    step = await plan.next()
     assert step is not None
-    assert plan.failed(step, ServerError("boom")) is None  # the next wait would pass it
-    assert plan.expired and plan.next() is None
+    assert await plan.failed(step, ServerError("boom")) is None  # the next wait would pass it
+    assert plan.expired and await plan.next() is None
 
 
 def test_breaker_transitions_are_logged(caplog: pytest.LogCaptureFixture) -> None:

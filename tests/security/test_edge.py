@@ -394,7 +394,7 @@ def _assert_logged_redacted(server_log: _ServerLog, task: str, count: int) -> No
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("status", "attempts"), [(401, 1), (503, 3)])
+@pytest.mark.parametrize(("status", "attempts"), [(400, 1), (503, 3)])
 async def test_provider_text_never_reaches_a_client(
     bff: BffFactory, sim: SimulatorServer, server_log: _ServerLog, status: int, attempts: int
 ) -> None:

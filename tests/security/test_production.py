@@ -278,13 +278,13 @@ def _scripted(sim: SimulatorServer, status: int) -> None:
 
 def test_production_errors_are_fixed_sentences(bff: BffFactory, sim: SimulatorServer) -> None:
     url = bff(NO_SAFETY, env="production", api_keys=[KEY], breaker_threshold=10).url
-    _scripted(sim, 401)
+    _scripted(sim, 400)
     payload, text = _plan(url)
     assert payload["__typename"] == "TaskError" and payload["code"] == "PROVIDER_UNAVAILABLE"
     assert payload["message"] == CODE_MESSAGES[ErrorCode.PROVIDER_UNAVAILABLE]
     assert [e["kind"] for e in payload["meta"]["errors"]] == ["client_error"]
     assert [e["message"] for e in payload["meta"]["errors"]] == [KIND_MESSAGES["client_error"]]
-    _scripted(sim, 401)
+    _scripted(sim, 400)
     error, stream = _chat_error(url)
     assert error == {
         "code": "PROVIDER_UNAVAILABLE",
@@ -318,16 +318,16 @@ async def test_development_errors_name_the_status_but_not_the_providers_words(
     bff: BffFactory, sim: SimulatorServer
 ) -> None:
     url = bff(NO_SAFETY, env="development", api_keys=[KEY], breaker_threshold=10).url
-    _scripted(sim, 401)
+    _scripted(sim, 400)
     payload, text = _plan(url)
     assert payload["code"] == "PROVIDER_UNAVAILABLE"
-    assert payload["message"] == "the provider refused the request (HTTP 401)"
+    assert payload["message"] == "the provider refused the request (HTTP 400)"
     assert [e["message"] for e in payload["meta"]["errors"]] == [
-        "the provider refused the request (HTTP 401)"
+        "the provider refused the request (HTTP 400)"
     ]
-    _scripted(sim, 401)
+    _scripted(sim, 400)
     error, stream = _chat_error(url)
-    assert error["message"] == "the provider refused the request (HTTP 401)"
+    assert error["message"] == "the provider refused the request (HTTP 400)"
     _scripted(sim, 500)
     payloads = await _watch(url)
     retrying = [p["message"] for p in payloads if p["__typename"] == "RunRetrying"]
