@@ -277,7 +277,11 @@ class Settings(BaseSettings):
         "all of it stays in this process",
     )
     redis_timeout_s: float = Field(
-        0.25, gt=0, le=10, description="the longest wait for one Redis command"
+        1.0,
+        gt=0,
+        le=10,
+        description="the longest wait for one Redis command (it includes the time a busy "
+        "event loop takes to read the answer)",
     )
     redis_prefix: str = Field(
         "bff",

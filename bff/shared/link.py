@@ -17,7 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as LostConnection
+from redis.exceptions import RedisError, ResponseError
 
 from bff.observe.logs import log_event
 
@@ -38,7 +41,7 @@ class RedisLink:
         self,
         url: str,
         *,
-        timeout_s: float = 0.25,
+        timeout_s: float = 1.0,
         prefix: str = "bff",
         clock: Callable[[], float] = time.monotonic,
         retry_s: float = RETRY_S,
@@ -49,7 +52,10 @@ class RedisLink:
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             max_connections=max_connections,
-            retry_on_timeout=False,
+            # One reconnect for a pooled connection Redis closed (a restart), at once;
+            # never a retry after a timeout: redis-py's default of ten, with backoff,
+            # would hold a request for many timeouts.
+            retry=Retry(NoBackoff(), 1, supported_errors=(LostConnection,)),
         )
         self.prefix = prefix
         self._clock = clock
@@ -82,6 +88,8 @@ class RedisLink:
             raise SharedStateUnavailable("Redis is unavailable")
         try:
             result = await command()
+        except ResponseError:
+            raise  # Redis answered: a command or script is wrong, which no fallback hides
         except (RedisError, OSError, TimeoutError) as exc:
             self._mark_down(now, exc)
             raise SharedStateUnavailable("Redis is unavailable") from None
@@ -104,6 +112,14 @@ class RedisLink:
                 level=logging.ERROR,
                 error=type(exc).__name__,
             )
+
+    async def state(self) -> str:
+        """``UP`` or ``DOWN``, by a ping (which, while down, waits for the retry time)."""
+        try:
+            await self.call(self.client.ping)
+        except SharedStateUnavailable:
+            return "DOWN"
+        return "UP"
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from redis.exceptions import ResponseError
 
 from bff.shared.link import RedisLink, SharedStateUnavailable
 from tests.redis_server import RedisServer
@@ -51,5 +52,15 @@ async def test_an_outage_fails_fast_then_rejoins(redis_server: RedisServer) -> N
         clock.now += 1.0
         assert await link.run(INCR, [link.key("n")], [1]) == 1  # a fresh server
         assert link.up
+    finally:
+        await link.aclose()
+
+
+async def test_a_wrong_script_is_an_error_not_an_outage(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url)
+    try:
+        with pytest.raises(ResponseError):
+            await link.run("return redis.call('INCRBY', KEYS[1], 'x')", [link.key("n")], [])
+        assert link.up and link.failures == 0
     finally:
         await link.aclose()
