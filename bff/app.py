@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from bff.api.chat import ChatPolicy, chat_endpoint
+from bff.api.chat import ChatPolicy, cancel_endpoint, chat_endpoint, resume_endpoint
 from bff.api.cost import OperationLimits
 from bff.api.demo_faults import demo_faults_endpoint
 from bff.api.errors import Endpoint, json_error
@@ -38,7 +38,8 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
 
     Providers open on first use and close on shutdown. ``app.state.asgi`` is what to
     serve: the app, plus ``/metrics`` on ``admin_port`` when one is set;
-    ``app.state.drain`` is the drain the server begins at shutdown.
+    ``app.state.drain`` is the drain the server begins at shutdown;
+    ``app.state.chat_streams`` the chat runs and their streams.
     """
     if tasks is None:
         from bff.demo.tasks import reference_tasks  # the sample app, as the default
@@ -62,6 +63,7 @@ def create_app(settings: Settings, tasks: TaskRegistry | None = None) -> Starlet
     # The page's files answer paths no route has: a route's other methods still get 405.
     app.router.default = frontend_app()
     app.state.drain = runtime.drain
+    app.state.chat_streams = runtime.chat_streams
     app.state.asgi = app
     if settings.admin_port is not None:
         admin = Starlette(routes=[Route("/metrics", _metrics(runtime), methods=["GET"])])
@@ -82,12 +84,15 @@ def _routes(runtime: Runtime, services: Services) -> list[BaseRoute]:
         allow_client_system=settings.chat_allow_client_system,
         detailed=services.detailed,
     )
-    chat = chat_endpoint(ChatRunner(runtime.pipeline), policy, runtime.observability.stream)
+    hub = runtime.chat_streams
+    chat = chat_endpoint(ChatRunner(runtime.pipeline), policy, hub, runtime.observability.stream)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz(services), methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/chat/stream", chat, methods=["POST"]),
+        Route("/chat/stream/{stream_id}", resume_endpoint(hub, policy), methods=["GET"]),
+        Route("/chat/stream/{stream_id}", cancel_endpoint(hub), methods=["DELETE"]),
         Route("/operations.json", operations_endpoint(operations), methods=["GET"]),
     ]
     # Metrics: on the admin port, or behind a token, or (in development only) open.
@@ -131,9 +136,15 @@ def _middleware(runtime: Runtime) -> list[Middleware]:
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
-                expose_headers=["retry-after", "x-request-id"],
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "last-event-id",
+                    "x-api-key",
+                    "x-request-id",
+                ],
+                expose_headers=["bff-stream-id", "retry-after", "x-request-id"],
                 max_age=600,
             )
         )
@@ -162,8 +173,12 @@ def _healthz(services: Services) -> Endpoint:
             "tasks": list(health.tasks),
         }
 
+    link = services.link if services.detailed else None
+
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse(body)
+        if link is None:
+            return JSONResponse(body)
+        return JSONResponse({**body, "sharedState": await link.state()})
 
     return healthz
 

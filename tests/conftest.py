@@ -67,6 +67,9 @@ def bff(sim: SimulatorServer) -> Iterator[BffFactory]:
                 "endpoints": {"sim": {"base_url": sim.base_url}},
                 "demo_chunk_delay_s": 0,
                 "retry_base_s": 0.01,
+                # A chat whose client leaves is cancelled at once, not after a grace for
+                # it to resume: tests of resuming set a grace of their own.
+                "stream_resume_grace_s": 0,
             }
             options.update(overrides)
             settings = Settings(**options)

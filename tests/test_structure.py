@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
         "bff.sanitize", "bff.streaming", "bff.budget", "bff.resilience", "bff.disclosure",
         "bff.tools", "bff.tasks", "bff.task_io", "bff.reask", "bff.rate_storage",
         "bff.ratelimit", "bff.observe", "bff.providers.base", "bff.providers._sse",
-        "bff.providers._strict_schema", "bff.providers._retry_after",
+        "bff.providers._strict_schema", "bff.providers._retry_after", "bff.streams",
     ),
     ("bff.shared",),  # state the replicas share on Redis, over the core's local twins
     ("bff.config",),
@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bff.demo",),  # the sample app: reference tasks and the offline model's heuristics
     ("bff.providers.registry",),  # gives the demo provider the demo model's answers
     ("bff.api", "bff.server"),  # the HTTP edge
+    ("bff.evals",),  # golden datasets run through the pipeline and the provider registry
     ("bff.app", "bff.cli", "bff.testing", "bff"),  # entry points and test support
 ]  # fmt: skip
 SAMPLE_APP_USERS = ("bff.demo", "bff.providers.registry", "bff.app", "bff.cli", "bff.testing")

@@ -3,24 +3,33 @@ GraphQL resolver is handed in its context: those services, and who is calling.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from importlib.metadata import version
 from typing import Any
 
 import strawberry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from bff.api.chat_streams import ChatStreams, chat_streams
 from bff.api.drain import Drain
 from bff.api.identity import Authenticator
-from bff.budget import ANONYMOUS, DailyLedger
+from bff.budget import ANONYMOUS, DailyLedger, Ledger
 from bff.clients import ClientLimits, Principal
 from bff.config import Settings
+from bff.observe.drift import DriftMonitor, DriftStore
 from bff.observe.hub import Observability
 from bff.pipeline import Pipeline
 from bff.providers.registry import ProviderRegistry
 from bff.ratelimit import ClientGate, Gate
-from bff.resilience.breaker import Breakers
+from bff.resilience.breaker import Board, Breakers, LocalBoard
 from bff.routes import parse_route
+from bff.shared.breakers import SharedBoard
+from bff.shared.budget import SharedLedger
+from bff.shared.drift import SharedDrift
 from bff.shared.link import RedisLink
+from bff.shared.ratelimit import SharedGate
 from bff.tasks import TaskRegistry
 
 IN_PROCESS = Principal(ANONYMOUS, ANONYMOUS, ClientLimits(None, 1_000_000, 1_000_000), False)
@@ -50,6 +59,8 @@ class Services:
     drain: Drain | None = None
     detailed: bool = True
     """Clients may read the BFF's own error details (development)."""
+    link: RedisLink | None = None
+    """The Redis the replicas share state on, if any."""
     fault_switch: bool = False
     """``/demo/faults`` is served."""
 
@@ -63,26 +74,29 @@ class Runtime:
         self.registry = ProviderRegistry(settings)
         self.link = shared_link(settings)
         """The Redis the replicas share state on; None: everything stays in process."""
-        breakers = Breakers(
-            threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s
-        )
-        self.observability = Observability(breakers, settings.drift_policy)
+        board = breaker_board(settings, self.link)
+        self.shared_drift: SharedDrift | None = None
+        self.observability = Observability(board, settings.drift_policy, self._share_drift)
+        if self.link is not None:
+            self.observability.metrics.gauge(partial(_redis_metrics, self.link))
         self.authenticator = Authenticator(settings)
-        ledger = DailyLedger(
-            tokens=settings.client_daily_tokens,
-            cost_usd=settings.client_daily_cost_usd,
-            overrides=self.authenticator.daily,
-        )
+        ledger = daily_ledger(settings, self.link, self.authenticator.daily)
         self.pipeline = Pipeline(
             self.registry.get,
             settings,
-            breakers=breakers,
+            board=board,
             ledger=ledger,
             observer=self.observability,
         )
-        self.gate = ClientGate()
+        self.gate: Gate = ClientGate()
+        if self.link is not None:
+            # A lease outlasts the longest run: a request's deadline, then a stream's grace.
+            lease_s = settings.request_timeout_s + settings.stream_resume_grace_s + 60
+            self.gate = SharedGate(self.link, ClientGate(), lease_s=lease_s)
         # Leave a second and a half of uvicorn's graceful shutdown for the last answers.
         self.drain = Drain(max(0.0, settings.shutdown_timeout_s - 1.5))
+        self.chat_streams: ChatStreams = chat_streams(settings, self.link, self.drain)
+        """The chat runs, and their streams kept for resuming."""
         routes = [str(r) for r in settings.routes]
         routes += [r for task in tasks for r in self.pipeline.routes(task)]
         self.routes = tuple(dict.fromkeys(routes))
@@ -111,14 +125,51 @@ class Runtime:
             self.routes,
             drain=self.drain,
             detailed=not settings.production,
+            link=self.link,
             fault_switch=bool(self.demo_routes),
         )
 
+    def _share_drift(self, local: DriftMonitor) -> DriftStore:
+        if self.link is None:
+            return local
+        self.shared_drift = SharedDrift(self.link, local)
+        return self.shared_drift
+
     async def aclose(self) -> None:
+        await self.chat_streams.aclose()  # ends the runs, before their providers close
         await self.registry.aclose()
+        if self.shared_drift is not None:
+            await self.shared_drift.aclose()
         if self.link is not None:
             await self.link.aclose()
         await self.authenticator.aclose()
+
+
+def _redis_metrics(link: RedisLink) -> Iterator[Metric]:
+    up = GaugeMetricFamily("bff_redis_up", "1 while the fleet's Redis answers, else 0.")
+    up.add_metric([], float(link.up))
+    yield up
+    failed = CounterMetricFamily(
+        "bff_redis_unavailable", "Shared-state commands that found Redis unavailable."
+    )
+    failed.add_metric([], link.failures)
+    yield failed
+
+
+def breaker_board(settings: Settings, link: RedisLink | None) -> Board:
+    """The breakers: this process's own, or the fleet's on Redis (with them as fallback)."""
+    local = LocalBoard(
+        Breakers(threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s)
+    )
+    if link is None:
+        return local
+    return SharedBoard(
+        link,
+        local,
+        threshold=settings.breaker_threshold,
+        cooldown_s=settings.breaker_cooldown_s,
+        probe_lease_s=settings.request_timeout_s + 5,
+    )
 
 
 def shared_link(settings: Settings) -> RedisLink | None:
@@ -129,6 +180,21 @@ def shared_link(settings: Settings) -> RedisLink | None:
         timeout_s=settings.redis_timeout_s,
         prefix=settings.redis_prefix,
     )
+
+
+def daily_ledger(
+    settings: Settings,
+    link: RedisLink | None,
+    overrides: Mapping[str, tuple[int | None, float | None]],
+) -> Ledger:
+    """The clients' daily budgets: on Redis, shared by the replicas, when there is a
+    link; else in this process."""
+    tokens, cost_usd = settings.client_daily_tokens, settings.client_daily_cost_usd
+    if link is None:
+        return DailyLedger(tokens=tokens, cost_usd=cost_usd, overrides=overrides)
+    # A hold outlives the longest run that could settle it.
+    hold_s = settings.request_timeout_s + 60
+    return SharedLedger(link, tokens=tokens, cost_usd=cost_usd, overrides=overrides, hold_s=hold_s)
 
 
 def services(info: strawberry.Info) -> Services:

@@ -8,6 +8,14 @@ export class EventStreamParser {
   #afterCR = false; // the last piece ended with CR: a LF opening the next one belongs to it
   #type = "";
   #data = "";
+  #id = null; // the id field of the event being read, if it has one
+  #lastId = ""; // the standard's last event ID buffer: kept from event to event
+
+  // The id of the last event that named one ("" before any): what a reconnection sends
+  // as Last-Event-ID.
+  get lastEventId() {
+    return this.#lastId;
+  }
 
   // The events the piece `text` completes: [{type, data}]. An event the stream ends in
   // the middle of (no blank line after it) is never returned, as the standard says.
@@ -29,15 +37,22 @@ export class EventStreamParser {
     if (value.startsWith(" ")) value = value.slice(1);
     if (name === "event") this.#type = value;
     else if (name === "data") this.#data += `${value}\n`;
-    // `id` and `retry` serve an EventSource's reconnection, which this page never does:
+    else if (name === "id" && !value.includes("\0")) this.#id = this.#lastId = value;
+    // `retry` serves an EventSource's own reconnection, which this page does itself:
     // ignored, like any unknown field.
     return null;
   }
 
+  // An event: {type, data}, and its own `id` when it has an id field.
   #dispatch() {
-    const event = this.#data === "" ? null : { type: this.#type || "message", data: this.#data.slice(0, -1) };
+    let event = null;
+    if (this.#data !== "") {
+      event = { type: this.#type || "message", data: this.#data.slice(0, -1) };
+      if (this.#id !== null) event.id = this.#id;
+    }
     this.#type = "";
     this.#data = "";
+    this.#id = null;
     return event;
   }
 }

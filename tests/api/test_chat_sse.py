@@ -99,7 +99,8 @@ def test_not_json_gets_400(bff: BffFactory) -> None:
 
 def test_disconnect_closes_the_upstream(bff: BffFactory, sim: SimulatorServer) -> None:
     """The upstream stops after a few chunks and would wait there for as long as the test
-    runs: only the BFF closing it, because its client left, ends it."""
+    runs: only the BFF closing it, because its client left, ends it (at once: the
+    ``bff`` fixture gives no grace for resuming; see test_chat_resume.py for one)."""
     sim.simulator.add({"hold_after_chunks": 4})
     server = bff()
     with httpx.stream("POST", f"{server.url}/chat/stream", json=MESSAGES, timeout=30) as response:
