@@ -41,5 +41,5 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $@ $(VENV)/.installed $(VENV)/.installed-test
 
-bench: $(VENV)/.installed-bench
+bench: $(VENV)/.installed-bench system-packages
 	$(BIN)/python -m benchmarks

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import edge_limits, provider_decode, sse_relay, structured_parse
+from benchmarks import edge_limits, provider_decode, shared_state, sse_relay, structured_parse
 
 BENCHMARKS = {
     "structured_parse": structured_parse.main,
     "provider_decode": provider_decode.main,
     "sse_relay": sse_relay.main,
     "edge_limits": edge_limits.main,
+    "shared_state": shared_state.main,
 }
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.sse_relay import _process
+from benchmarks.sse_relay import _process, simulator
 from bff.api.cost import OperationLimits, operation_costs
 from bff.api.operations import load_operations
 from bff.testing.server import free_port
@@ -86,8 +86,6 @@ def _cost_check_us() -> float:
 def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BFF_", "OPENAI_"))}
     env["BFF_LOG_LEVEL"] = "warning"
-    sim_port = free_port()
-    upstream = f"http://127.0.0.1:{sim_port}/v1"
     servers = {
         "off": {"BFF_RATE_LIMIT": "none", "BFF_MAX_CONCURRENT_RUNS": "100000"},
         "on": {
@@ -99,11 +97,8 @@ def main() -> None:
     urls: dict[str, str] = {}
     pids: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
-        config = Path(folder) / "bench.toml"
-        config.write_text(f'model = "sim/gpt-4o-mini"\n[endpoints.sim]\nbase_url = "{upstream}"\n')
+        _, config = simulator(stack, env, folder)
         python = [sys.executable, "-m", "bff.cli"]
-        sim_argv = [*python, "simulate", "--port", str(sim_port)]
-        stack.enter_context(_process(sim_argv, f"{upstream}/models", env))
         for name, extra in servers.items():
             port = free_port()
             argv = [*python, "serve", "--port", str(port), "--config", str(config)]

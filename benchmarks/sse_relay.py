@@ -60,6 +60,18 @@ def _process(argv: list[str], ready: str, env: dict[str, str]) -> Iterator[subpr
         process.wait(timeout=10)
 
 
+def simulator(stack: ExitStack, env: dict[str, str], folder: str) -> tuple[int, Path]:
+    """Start ``bff simulate`` on a free port for the block; its port, and a config file
+    in ``folder`` that routes ``sim/gpt-4o-mini`` to it."""
+    sim_port = free_port()
+    upstream = f"http://127.0.0.1:{sim_port}/v1"
+    config = Path(folder) / "bench.toml"
+    config.write_text(f'model = "sim/gpt-4o-mini"\n[endpoints.sim]\nbase_url = "{upstream}"\n')
+    argv = [sys.executable, "-m", "bff.cli", "simulate", "--port", str(sim_port)]
+    stack.enter_context(_process(argv, f"{upstream}/models", env))
+    return sim_port, config
+
+
 async def _direct(client: httpx.AsyncClient, url: str) -> tuple[float, float]:
     body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -9,6 +9,8 @@ import pytest
 
 from bff.app import create_app
 from bff.config import Settings
+from bff.pipeline import Pipeline
+from bff.providers.registry import ProviderRegistry
 from bff.tasks import TaskRegistry
 from bff.testing.server import ServerThread, SimulatorServer
 from tests.redis_server import RedisServer
@@ -51,6 +53,20 @@ def redis_server(_redis_process: RedisServer) -> Iterator[RedisServer]:
     yield _redis_process
     if not _redis_process.running:
         _redis_process.start()
+
+
+@pytest.fixture
+async def pipeline(sim: SimulatorServer) -> AsyncIterator[Pipeline]:
+    """A pipeline routed to the simulator (gpt-4o, then gpt-4o-mini), without the app."""
+    settings = Settings(
+        model="sim/gpt-4o",
+        fallback_models=["sim/gpt-4o-mini"],
+        endpoints={"sim": {"base_url": sim.base_url, "api_key_env": None}},  # type: ignore[dict-item]
+        retry_base_s=0.01,
+    )
+    registry = ProviderRegistry(settings)
+    yield Pipeline(registry.get, settings, progress_every=0)
+    await registry.aclose()
 
 
 BffFactory = Callable[..., ServerThread]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -37,19 +36,6 @@ TEXT = TextInput(text="Please call Bob today. Review the Q3 budget next week. Bu
 GOOD = ActionPlan.model_validate(
     {"actions": [{"action_type": "call", "priority": 1, "summary": "Call Bob today"}]}
 )
-
-
-@pytest.fixture
-async def pipeline(sim: SimulatorServer) -> AsyncIterator[Pipeline]:
-    settings = Settings(
-        model="sim/gpt-4o",
-        fallback_models=["sim/gpt-4o-mini"],
-        endpoints={"sim": {"base_url": sim.base_url, "api_key_env": None}},  # type: ignore[dict-item]
-        retry_base_s=0.01,
-    )
-    registry = ProviderRegistry(settings)
-    yield Pipeline(registry.get, settings, progress_every=0)
-    await registry.aclose()
 
 
 async def _events(pipeline: Pipeline, task: Task[Any, Any] = EXTRACT_ACTION_PLAN) -> list[RunEvent]:

@@ -5,34 +5,18 @@ the simulator's ``unstreamed`` answers on loopback."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from bff.config import Settings
 from bff.demo.tasks import BRIEF_COUNTRY, EXTRACT_ACTION_PLAN, TextInput
 from bff.pipeline import Pipeline
-from bff.providers.registry import ProviderRegistry
 from bff.run import CallingTools, Completed, ErrorCode, Failed, Fallback
 from bff.testing.server import SimulatorServer
 
 pytestmark = pytest.mark.anyio
 TEXT = TextInput(text="Please call Bob today. Review the Q3 budget next week. Buy milk.")
-
-
-@pytest.fixture
-async def pipeline(sim: SimulatorServer) -> AsyncIterator[Pipeline]:
-    settings = Settings(
-        model="sim/gpt-4o",
-        fallback_models=["sim/gpt-4o-mini"],
-        endpoints={"sim": {"base_url": sim.base_url, "api_key_env": None}},  # type: ignore[dict-item]
-        retry_base_s=0.01,
-    )
-    registry = ProviderRegistry(settings)
-    yield Pipeline(registry.get, settings, progress_every=0)
-    await registry.aclose()
 
 
 @pytest.mark.parametrize("mode", ["json_schema", "json_object", "tools"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -109,3 +109,30 @@ def fragment_names() -> list[str]:
     return sorted(
         d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     )
+
+
+Event = tuple[str, int, dict[str, Any]]
+
+
+def read_events(response: httpx.Response | Iterator[str], count: int | None = None) -> list[Event]:
+    """(name, id, data) of the events of an SSE response (or of its line iterator, to
+    read on later): ``count`` of them, or all of them up to the terminal one (or the end
+    of the body)."""
+    lines = response.iter_lines() if isinstance(response, httpx.Response) else response
+    events: list[Event] = []
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line == "" and "data" in fields:
+            events.append((fields["event"], int(fields["id"]), json.loads(fields["data"])))
+            if len(events) == count or events[-1][0] in ("done", "error"):
+                break
+            fields = {}
+        elif line and not line.startswith(":"):
+            key, _, value = line.partition(":")
+            fields[key] = value.removeprefix(" ")
+    return events
+
+
+def token_text(events: list[Event]) -> str:
+    """The text of the ``token`` events."""
+    return "".join(data["text"] for name, _, data in events if name == "token")

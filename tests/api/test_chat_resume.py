@@ -4,7 +4,6 @@ resuming with Last-Event-ID (the rest, once, from the one upstream request), own
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -19,6 +18,7 @@ from bff.app import create_app
 from bff.config import Settings
 from bff.streams import is_stream_id, new_stream_id
 from bff.testing.server import ServerThread, SimulatorServer
+from tests.api.helpers import Event, read_events, token_text
 from tests.conftest import BffFactory
 from tests.observe.helpers import Scrape, eventually
 from tests.redis_server import RedisServer
@@ -34,31 +34,6 @@ NOT_FOUND = {
     }
 }
 
-Event = tuple[str, int, dict[str, Any]]
-
-
-def _read(response: httpx.Response | Iterator[str], count: int | None = None) -> list[Event]:
-    """(name, id, data) of the events of an SSE response (or of its line iterator, to
-    read on later): ``count`` of them, or all of them up to the terminal one (or the end
-    of the body)."""
-    lines = response.iter_lines() if isinstance(response, httpx.Response) else response
-    events: list[Event] = []
-    fields: dict[str, str] = {}
-    for line in lines:
-        if line == "" and "data" in fields:
-            events.append((fields["event"], int(fields["id"]), json.loads(fields["data"])))
-            if len(events) == count or events[-1][0] in ("done", "error"):
-                break
-            fields = {}
-        elif line and not line.startswith(":"):
-            key, _, value = line.partition(":")
-            fields[key] = value.removeprefix(" ")
-    return events
-
-
-def _text(events: list[Event]) -> str:
-    return "".join(data["text"] for name, _, data in events if name == "token")
-
 
 def _resume(url: str, stream_id: str, after: int | None = None, **headers: str) -> httpx.Response:
     if after is not None:
@@ -72,7 +47,7 @@ def _dropped_after(url: str, tokens: int, **headers: str) -> tuple[str, list[Eve
         "POST", f"{url}/chat/stream", json=MESSAGES, headers=headers, timeout=30
     ) as response:
         assert response.status_code == 200, response.read()
-        return response.headers["bff-stream-id"], _read(response, tokens)
+        return response.headers["bff-stream-id"], read_events(response, tokens)
 
 
 def test_a_stream_has_an_id_and_its_events_increasing_ids(
@@ -80,7 +55,7 @@ def test_a_stream_has_an_id_and_its_events_increasing_ids(
 ) -> None:
     response = httpx.post(f"{bff().url}/chat/stream", json=MESSAGES, timeout=30)
     assert is_stream_id(response.headers["bff-stream-id"])
-    events = _read(response)
+    events = read_events(response)
     assert [number for _, number, _ in events] == list(range(1, len(events) + 1))
     assert events[-1][0] == "done"
     other = httpx.post(f"{bff().url}/chat/stream", json=MESSAGES, timeout=30)
@@ -105,18 +80,18 @@ def test_a_dropped_client_resumes_and_gets_the_rest_once(
         assert response.headers["bff-stream-id"] == stream_id
         assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
         lines = response.iter_lines()
-        replayed = _read(lines, 19)  # what the run relayed up to the hold...
+        replayed = read_events(lines, 19)  # what the run relayed up to the hold...
         sim.simulator.release()
-        rest = replayed + _read(lines)  # ...then the live stream to its end
+        rest = replayed + read_events(lines)  # ...then the live stream to its end
     assert [number for _, number, _ in rest] == list(range(11, 11 + len(rest)))
     assert [name for name, _, _ in rest].count("done") == 1 and rest[-1][0] == "done"
-    assert _text(first) + _text(rest) == TEXT
+    assert token_text(first) + token_text(rest) == TEXT
     (record,) = sim.simulator.wait_until_settled()
     assert record.outcome == "completed"
     # An ended stream replays whole, or from an id given as a query parameter.
     again = httpx.get(f"{url}/chat/stream/{stream_id}?lastEventId=25", timeout=30)
-    assert _read(again) == [event for event in rest if event[1] > 25]
-    assert _text(_read(_resume(url, stream_id))) == TEXT
+    assert read_events(again) == [event for event in rest if event[1] > 25]
+    assert token_text(read_events(_resume(url, stream_id))) == TEXT
     assert len(sim.simulator.requests) == 1
 
 
@@ -133,8 +108,8 @@ def test_only_the_client_that_started_a_stream_may_resume_or_cancel_it(
         assert answer.status_code == 404
         assert answer.json() == NOT_FOUND  # word for word an unknown id's answer
     assert _resume(url, stream_id).status_code == 401  # no credentials
-    own = _read(_resume(url, stream_id, 2, **{"x-api-key": A}))
-    assert own == _read(response)[2:]
+    own = read_events(_resume(url, stream_id, 2, **{"x-api-key": A}))
+    assert own == read_events(response)[2:]
 
 
 @pytest.mark.parametrize(
@@ -213,7 +188,7 @@ def test_a_run_with_no_client_for_the_grace_is_cancelled(
     assert record.ended_at is not None and record.ended_at - dropped >= 0.4  # not at once
     eventually(lambda: Scrape(url).value("bff_runs_total", task="chat", outcome="cancelled") == 1)
     assert Scrape(url).value("bff_open_streams", kind="sse") == 0
-    rest = _read(_resume(url, stream_id, 3))
+    rest = read_events(_resume(url, stream_id, 3))
     assert rest[-1] == (
         "error",
         rest[-1][1],
@@ -234,14 +209,14 @@ def test_a_resumed_client_keeps_the_run_going_past_the_grace(
         "GET", f"{url}/chat/stream/{stream_id}", headers={"last-event-id": "2"}, timeout=30
     ) as response:
         lines = response.iter_lines()
-        got = _read(lines, 2)
+        got = read_events(lines, 2)
         sim.simulator.wait_until_held()
         # Nothing is to happen here, so only time can tell: twice the grace, attached.
         time.sleep(0.6)
         assert sim.simulator.requests[0].outcome is None
         sim.simulator.release()
-        got += _read(lines)
-    assert _text(first) + _text(got) == TEXT and got[-1][0] == "done"
+        got += read_events(lines)
+    assert token_text(first) + token_text(got) == TEXT and got[-1][0] == "done"
 
 
 def test_cancelling_a_stream_closes_its_upstream_at_once(
@@ -254,14 +229,14 @@ def test_cancelling_a_stream_closes_its_upstream_at_once(
     assert answer.status_code == 204
     (record,) = sim.simulator.wait_until_settled()
     assert record.hung_up
-    rest = _read(_resume(url, stream_id, 2))
+    rest = read_events(_resume(url, stream_id, 2))
     assert rest[-1][0] == "error" and rest[-1][2] == {
         "code": "CANCELLED",
         "message": "the client cancelled the stream",
     }
     # Cancelling an ended stream changes nothing.
     assert httpx.delete(f"{url}/chat/stream/{stream_id}").status_code == 204
-    assert _read(_resume(url, stream_id, 2)) == rest
+    assert read_events(_resume(url, stream_id, 2)) == rest
 
 
 def test_with_redis_an_ended_stream_is_read_back_from_redis(
@@ -270,11 +245,11 @@ def test_with_redis_an_ended_stream_is_read_back_from_redis(
     url, streams = served(redis_url=redis_server.url)
     response = httpx.post(f"{url}/chat/stream", json=MESSAGES, timeout=30)
     stream_id = response.headers["bff-stream-id"]
-    events = _read(response)
+    events = read_events(response)
     with httpx.stream("GET", f"{url}/chat/stream/{stream_id}", timeout=30) as again:
-        assert _read(again) == events  # from memory, or from Redis once it is stored there
+        assert read_events(again) == events  # from memory, or from Redis once it is stored there
     eventually(lambda: streams.local.get(stream_id) is None)  # its end is stored in Redis
-    assert _read(_resume(url, stream_id, 4)) == events[4:]
+    assert read_events(_resume(url, stream_id, 4)) == events[4:]
     with redis.Redis.from_url(redis_server.url) as client:
         assert client.xlen(f"bff:stream:{stream_id}") == len(events)
 
@@ -287,10 +262,10 @@ def test_with_redis_down_the_local_stream_works_and_nothing_hangs(
     url = bff(redis_url=redis_server.url, redis_timeout_s=0.1).url
     redis_server.stop()
     response = httpx.post(f"{url}/chat/stream", json=MESSAGES, timeout=30)
-    events = _read(response)
-    assert events[-1][0] == "done" and _text(events).startswith("You asked about")
+    events = read_events(response)
+    assert events[-1][0] == "done" and token_text(events).startswith("You asked about")
     stream_id = response.headers["bff-stream-id"]
-    assert _read(_resume(url, stream_id, 3)) == events[3:]
+    assert read_events(_resume(url, stream_id, 3)) == events[3:]
     answer = _resume(url, new_stream_id(), 3)
     assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
     assert answer.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"

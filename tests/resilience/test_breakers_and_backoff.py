@@ -57,9 +57,7 @@ def _settings(sim: SimulatorServer, **overrides: Any) -> Settings:
 
 
 def _pipeline(registry: ProviderRegistry, settings: Settings, clock: Clock) -> Pipeline:
-    board = LocalBoard(
-        Breakers(threshold=3, cooldown_s=settings.breaker_cooldown_s, clock=clock)
-    )
+    board = LocalBoard(Breakers(threshold=3, cooldown_s=settings.breaker_cooldown_s, clock=clock))
     return Pipeline(
         registry.get, settings, board=board, clock=clock, sleep=clock.sleep, rng=lambda: 1.0
     )

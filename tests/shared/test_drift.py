@@ -39,9 +39,7 @@ async def test_the_shared_window_judges_as_the_monitor_does(
             monitor.record("t", "r/m", failed=failed)
             await shared.add("t", "r/m", failed=failed)
             assert [_key(s) for s in shared.statuses()] == [_key(s) for s in monitor.statuses()]
-        assert [_key(s) for s in await shared.snapshot()] == [
-            _key(s) for s in monitor.statuses()
-        ]
+        assert [_key(s) for s in await shared.snapshot()] == [_key(s) for s in monitor.statuses()]
     finally:
         await link.aclose()
     assert [_key(s) for s in shared_changes] == [_key(s) for s in local_changes]
