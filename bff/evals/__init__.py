@@ -1,0 +1,2 @@
+"""Evals: golden datasets run through the real pipeline, scored field by field, compared
+run to run."""
