@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.edge_limits import _cpu_s
 from benchmarks.sse_relay import _process, simulator
 from bff.api.operations import load_operations
 from bff.testing.server import free_port
@@ -116,20 +117,25 @@ async def _throughput(request: Request, base: str) -> float:
         return done / (time.perf_counter() - started)
 
 
-def _compare(name: str, request: Request, bases: dict[str, str]) -> None:
-    latency: dict[str, list[float]] = {server: [] for server in bases}
-    rates: dict[str, list[float]] = {server: [] for server in bases}
+def _compare(name: str, request: Request, servers: dict[str, tuple[str, int]]) -> None:
+    """Rounds of one-client latency (with the BFF's CPU per request), then throughput."""
+    latency: dict[str, list[float]] = {server: [] for server in servers}
+    cpu_ms: dict[str, list[float]] = {server: [] for server in servers}
+    rates: dict[str, list[float]] = {server: [] for server in servers}
     added: list[float] = []
     lost: list[float] = []
-    order = list(bases)
+    order = list(servers)
     for _ in range(ROUNDS):
         medians: dict[str, float] = {}
         burst: dict[str, float] = {}
         for server in order:
-            times = asyncio.run(_latency(request, bases[server]))
+            base, pid = servers[server]
+            before = _cpu_s(pid)
+            times = asyncio.run(_latency(request, base))
+            cpu_ms[server].append((_cpu_s(pid) - before) / (SEQUENTIAL + 1) * 1e3)
             medians[server] = statistics.median(times)
             latency[server] += times
-            burst[server] = asyncio.run(_throughput(request, bases[server]))
+            burst[server] = asyncio.run(_throughput(request, base))
             rates[server].append(burst[server])
         added.append((medians["redis"] - medians["local"]) * 1e3)
         lost.append(1 - burst["redis"] / burst["local"])
@@ -138,6 +144,7 @@ def _compare(name: str, request: Request, bases: dict[str, str]) -> None:
         f"{name:>9} {statistics.median(latency['local']) * 1e3:>9.2f} "
         f"{statistics.median(latency['redis']) * 1e3:>9.2f} "
         f"{min(added):>6.2f} to {max(added):<5.2f} "
+        f"{statistics.median(cpu_ms['local']):>6.2f} {statistics.median(cpu_ms['redis']):>6.2f} "
         f"{statistics.median(rates['local']):>9.0f} {statistics.median(rates['redis']):>9.0f} "
         f"{min(lost) * 100:>6.1f}% to {max(lost) * 100:.1f}%"
     )
@@ -152,7 +159,7 @@ def main() -> None:
         "BFF_MAX_CONCURRENT_RUNS": "100000",
         "BFF_CLIENT_DAILY_TOKENS": "1000000000000",
     }
-    bases: dict[str, str] = {}
+    servers: dict[str, tuple[str, int]] = {}
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         sim_port, config = simulator(stack, env, folder)
         python = [sys.executable, "-m", "bff.cli"]
@@ -160,8 +167,10 @@ def main() -> None:
         for name, extra in {"local": {}, "redis": {"BFF_REDIS_URL": redis_url}}.items():
             port = free_port()
             argv = [*python, "serve", "--port", str(port), "--config", str(config)]
-            stack.enter_context(_process(argv, f"http://127.0.0.1:{port}/healthz", env | extra))
-            bases[name] = f"http://127.0.0.1:{port}"
+            process = stack.enter_context(
+                _process(argv, f"http://127.0.0.1:{port}/healthz", env | extra)
+            )
+            servers[name] = (f"http://127.0.0.1:{port}", process.pid)
         print(
             f"\nshared_state: BFF_REDIS_URL unset ('local') versus set ('redis'); {ROUNDS} "
             f"rounds, alternating; latency at 1 client (median ms, {SEQUENTIAL} requests a "
@@ -169,12 +178,12 @@ def main() -> None:
         )
         print(
             f"{'':>9} {'local ms':>9} {'redis ms':>9} {'added ms/round':>15} "
-            f"{'local/s':>9} {'redis/s':>9} {'lost/round':>16}"
+            f"{'CPU ms/req':>13} {'local/s':>9} {'redis/s':>9} {'lost/round':>16}"
         )
-        _compare("mutation", _mutation, bases)
+        _compare("mutation", _mutation, servers)
         step = {"content": CONTENT, "repeat": 1_000_000}
         httpx.post(f"http://127.0.0.1:{sim_port}/_sim/script", json={"steps": [step]})
-        _compare("chat", _chat, bases)
+        _compare("chat", _chat, servers)
     print("targets: under 1 ms added at 1 client, under 10% throughput lost at 50 in flight")
 
 
