@@ -1,4 +1,5 @@
-"""The ``bff`` command: ``serve`` the BFF, ``simulate`` an OpenAI-compatible provider."""
+"""The ``bff`` command: ``serve`` the BFF, ``simulate`` an OpenAI-compatible provider,
+``eval`` a task on its golden dataset (``bff eval --help``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the schema for these tasks instead of the reference tasks",
     )
 
+    # ``bff eval`` parses its own arguments (bff.evals.command); listed here for --help.
+    commands.add_parser(
+        "eval",
+        help="score a task on its golden dataset; `eval compare`, `eval report` (see --help)",
+        add_help=False,
+    )
+
     simulate = commands.add_parser("simulate", help="serve the OpenAI-compatible simulator")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=9100)
@@ -42,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["eval"]:
+        return _eval(given[1:])
+    args = _parser().parse_args(given)
     if args.command == "serve":
         return _serve(args)
     if args.command == "export-schema":
@@ -90,6 +101,20 @@ def _export_schema(args: argparse.Namespace) -> int:
         return _refuse(exc)
     print(build_schema(tasks).as_str())
     return 0
+
+
+def _eval(argv: list[str]) -> int:
+    from bff.evals.command import main as eval_main
+    from bff.tasks import TaskRegistry, load_tasks
+
+    def tasks_for(spec: str | None) -> TaskRegistry:
+        if spec:
+            return load_tasks(spec)
+        from bff.demo.tasks import reference_tasks
+
+        return reference_tasks()
+
+    return eval_main(argv, tasks_for)
 
 
 def _refuse(error: ConfigError) -> int:

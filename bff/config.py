@@ -10,6 +10,7 @@ setting raises one ``ConfigError`` that lists every problem.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import tomllib
@@ -23,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -202,6 +204,12 @@ class Settings(BaseSettings):
     drift_expected_rate: float | None = Field(
         None, ge=0, le=1, description="the baseline failure rate; none: the long-run rate"
     )
+    drift_baseline_file: Path | None = Field(
+        None,
+        description="a `bff eval` run file (RUN.json) whose validation-failure rate is the "
+        "baseline failure rate, read at start-up (not with `BFF_DRIFT_EXPECTED_RATE`)",
+    )
+    _baseline_rate: float | None = PrivateAttr(None)
     # Facing the internet (docs/security.md): identity, per-client limits, GraphQL cost.
     env: Literal["development", "production"] | None = Field(
         None,
@@ -376,6 +384,21 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _drift_baseline(self) -> Settings:
+        if self.drift_baseline_file is None:
+            return self
+        if self.drift_expected_rate is not None:
+            raise SettingError(
+                "BFF_DRIFT_BASELINE_FILE",
+                "set BFF_DRIFT_BASELINE_FILE or BFF_DRIFT_EXPECTED_RATE, not both",
+            )
+        try:
+            self._baseline_rate = _run_file_rate(self.drift_baseline_file)
+        except ValueError as exc:
+            raise SettingError("BFF_DRIFT_BASELINE_FILE", str(exc)) from None
+        return self
+
+    @model_validator(mode="after")
     def _known_providers(self) -> Settings:
         clash = set(self.endpoints) & set(BUILTIN_PROVIDERS)
         if clash:
@@ -426,9 +449,10 @@ class Settings(BaseSettings):
 
     @property
     def drift_policy(self) -> DriftPolicy:
+        expected = self.drift_expected_rate
         return DriftPolicy(
             self.drift_window, self.drift_min_samples, self.drift_threshold,
-            self.drift_expected_rate,
+            expected if expected is not None else self._baseline_rate,
         )  # fmt: skip
 
     @property
@@ -481,6 +505,27 @@ class Settings(BaseSettings):
             field = re.search(r'field "(\w+)"', str(exc))
             name = "BFF_" + field.group(1).upper() if field else "settings"
             raise ConfigError(name, "is not valid JSON") from None
+
+
+def _run_file_rate(path: Path) -> float:
+    """The validation-failure rate of a `bff eval` run file (``"format": 1``,
+    ``aggregates.overall.validation_failure_rate``); ValueError says what is wrong."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:  # not UTF-8, or not JSON
+        raise ValueError(f"{path} is not JSON") from None
+    rate: Any = None
+    if isinstance(data, dict) and data.get("format") == 1:
+        aggregates = data.get("aggregates")
+        overall = aggregates.get("overall") if isinstance(aggregates, dict) else None
+        rate = overall.get("validation_failure_rate") if isinstance(overall, dict) else None
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        raise ValueError(
+            f"{path} is not a `bff eval` run file (format 1) with a validation-failure rate"
+        )
+    return float(rate)
 
 
 def _is_loopback(host: str) -> bool:

@@ -121,7 +121,7 @@ class Observability:
     def _gauges(self) -> Iterator[GaugeMetricFamily]:
         breaker = GaugeMetricFamily(
             "bff_breaker_state",
-            "Circuit state per route, and per task on a route (task \"\" for the route's "
+            'Circuit state per route, and per task on a route (task "" for the route\'s '
             "own): 0 closed, 1 half-open, 2 open.",
             labels=["route", "task"],
         )
