@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test test-fast lint bench system-packages
+.PHONY: serve test test-fast lint bench system-packages eval eval-baselines
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,25 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 bench: $(VENV)/.installed-bench system-packages
 	$(BIN)/python -m benchmarks
+
+# The eval gate (docs/evals.md): every reference task on the demo model, its committed
+# dataset, compared with its committed baseline; fails on a regression. Runs, summaries and
+# reports land in evals/runs/.
+EVAL_TASKS := extractActionPlan summarizeTicket briefCountry
+EVAL_ENV := BFF_DEMO_CHUNK_DELAY_S=0 BFF_DEMO_FAULT_RATE=0
+EVAL_RUN = $(EVAL_ENV) $(BIN)/bff eval $$task --route demo/heuristic --concurrency 8
+
+eval: $(VENV)/.installed
+	@mkdir -p evals/runs
+	@status=0; for task in $(EVAL_TASKS); do \
+	  $(EVAL_RUN) --out evals/runs/$$task.json --html evals/runs/$$task.html \
+	    > evals/runs/$$task.txt || exit $$?; \
+	  head -n 2 evals/runs/$$task.txt; \
+	  $(BIN)/bff eval compare evals/baselines/$$task.json evals/runs/$$task.json \
+	    --html evals/runs/$$task-compare.html || status=1; \
+	done; exit $$status
+
+eval-baselines: $(VENV)/.installed
+	@for task in $(EVAL_TASKS); do \
+	  $(EVAL_RUN) --out evals/baselines/$$task.json || exit $$?; \
+	done

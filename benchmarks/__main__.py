@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import edge_limits, provider_decode, shared_state, sse_relay, structured_parse
+from benchmarks import (
+    edge_limits,
+    eval_run,
+    provider_decode,
+    shared_state,
+    sse_relay,
+    structured_parse,
+)
 
 BENCHMARKS = {
     "structured_parse": structured_parse.main,
@@ -12,6 +19,7 @@ BENCHMARKS = {
     "sse_relay": sse_relay.main,
     "edge_limits": edge_limits.main,
     "shared_state": shared_state.main,
+    "eval_run": eval_run.main,
 }
 
 
