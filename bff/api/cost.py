@@ -20,17 +20,21 @@ overwrite under each other)::
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from strawberry.extensions import SchemaExtension
+from strawberry.schema import schema as strawberry_schema
 
+from bff.api.verdicts import Verdicts
 from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -220,28 +224,51 @@ class OperationCost(SchemaExtension):
 
     Every operation in the document is checked, not only the one ``operationName``
     selects: standard validation covers them all, and a client never needs to send
-    an over-limit operation it does not mean to run.
+    an over-limit operation it does not mean to run. The parse and the verdict (this
+    check, then standard validation) come from ``verdicts``, kept by document text.
     """
 
-    def __init__(self, limits: OperationLimits, task_fields: Iterable[str]) -> None:
+    def __init__(
+        self, limits: OperationLimits, task_fields: Iterable[str], verdicts: Verdicts
+    ) -> None:
         self.limits = limits
         self.task_fields = frozenset(task_fields)
+        self.verdicts = verdicts
 
     def on_operation(self) -> Iterator[None]:
         # The parser counts as it goes and aborts with a syntax error past the limit.
         self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
         yield
 
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            with suppress(GraphQLError):  # a syntax error: strawberry's own parse says so
+                options = dict(context.parse_options)
+                context.graphql_document = self.verdicts.parse(context.query, options)
+        yield
+
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None and context.pre_execution_errors is None:
-            for cost in operation_costs(context.graphql_document, self.task_fields):
-                error = self.limits.check(cost)
-                if error is not None:
-                    # Set before yielding: strawberry then skips standard validation.
-                    context.pre_execution_errors = [error]
-                    break
+        document = context.graphql_document
+        if document is not None and context.query and context.pre_execution_errors is None:
+            # Set before yielding (an empty list for a valid document): strawberry then
+            # skips its own validation.
+            context.pre_execution_errors = self.verdicts.verdict(
+                context.query,
+                context.validation_rules,
+                lambda: self._judge(document, context.schema._schema, context.validation_rules),
+            )
         yield
+
+    def _judge(
+        self, document: DocumentNode, schema: GraphQLSchema, rules: tuple[type[Any], ...]
+    ) -> list[GraphQLError]:
+        for cost in operation_costs(document, self.task_fields):
+            error = self.limits.check(cost)
+            if error is not None:
+                return [error]
+        return strawberry_schema.validate_document(schema, document, rules)
 
 
 def _refusal(code: str, message: str) -> GraphQLError:

@@ -26,19 +26,21 @@ from bff.api.cost import OperationCost, OperationLimits
 from bff.api.generate import TypeFactory
 from bff.api.runtime import services
 from bff.api.task_fields import TaskFields
+from bff.api.verdicts import Verdicts
 from bff.disclosure import CODE_MESSAGES
 from bff.tasks import TaskRegistry
 from graphql import GraphQLError
 
 
 class _SubscriptionsNeedWebSockets(SchemaExtension):
-    """A subscription sent as a plain HTTP request is refused before it is validated: it
-    streams over graphql-transport-ws, and over HTTP it could only fail."""
+    """A subscription sent as a plain HTTP request is refused before it runs: it streams
+    over graphql-transport-ws, and over HTTP it could only fail. (Its document's
+    verdict, kept by text, may already be in: a valid one is an empty list.)"""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         request = (context.context or {}).get("request")
-        if isinstance(request, Request) and context.pre_execution_errors is None:
+        if isinstance(request, Request) and not context.pre_execution_errors:
             with suppress(RuntimeError):  # no such operation: validation will say so
                 if context.operation_type is OperationType.SUBSCRIPTION:
                     message = "subscriptions need a WebSocket (graphql-transport-ws)"
@@ -133,8 +135,9 @@ def build_schema(
     )
     costs = limits or OperationLimits()
     names = [task.name for task in tasks]
+    verdicts = Verdicts()
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: OperationCost(costs, names),
+        lambda: OperationCost(costs, names, verdicts),
         _SubscriptionsNeedWebSockets,
     ]
     if production:

@@ -14,6 +14,7 @@ from strawberry.types.execution import PreExecutionError
 
 from bff.api.cost import SATURATION, Cost, OperationCost, OperationLimits, operation_costs
 from bff.api.operations import load_operations
+from bff.api.verdicts import Verdicts
 from graphql import get_introspection_query, parse
 
 OPERATIONS = Path(__file__).parents[2] / "graphql" / "operations"
@@ -70,11 +71,12 @@ class Subscription:
 
 
 def _schema(limits: OperationLimits = DEFAULTS) -> strawberry.Schema:
+    verdicts = Verdicts()
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[lambda: OperationCost(limits, TASKS)],
+        extensions=[lambda: OperationCost(limits, TASKS, verdicts)],
     )
 
 
@@ -124,6 +126,33 @@ def _nested(depth: int) -> str:
 
 
 # -- tasks ---------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_document_sent_again_is_parsed_and_judged_once(
+    validations: list[object],
+) -> None:
+    schema = _schema(OperationLimits(max_aliases=1))
+    for _ in range(3):
+        result = await schema.execute("mutation { taskA }", context_value={"calls": []})
+        assert result.errors is None and result.data == {"taskA": "a"}
+    assert len(validations) == 1
+    over = "{ a: item { name } b: item { name } }"
+    for _ in range(2):  # a refusal is kept like a pass, and never validated
+        result = await schema.execute(over, context_value={"calls": []})
+        assert result.errors is not None
+        assert result.errors[0].extensions == {"code": "TOO_MANY_ALIASES"}
+    assert len(validations) == 1
+    result = await schema.execute("mutation { taskB }", context_value={"calls": []})
+    assert result.data == {"taskB": "b"} and len(validations) == 2  # another text
+
+
+def test_the_kept_documents_are_bounded() -> None:
+    verdicts = Verdicts(size=2)
+    judged: list[str] = []
+    for text in ("{ a }", "{ b }", "{ c }", "{ a }"):
+        verdicts.verdict(text, (), lambda text=text: judged.append(text) or [])  # type: ignore[func-returns-value]
+    assert judged == ["{ a }", "{ b }", "{ c }", "{ a }"]  # "{ a }" was evicted by "{ c }"
 
 
 @pytest.mark.anyio
