@@ -229,3 +229,9 @@ class _StreamResponse(EventSourceResponse):
         finally:
             if not began and self._reading.unseen is not None:
                 await self._reading.unseen()
+
+    async def _send_with_timeout(self, send: Send, message: AsgiMessage) -> None:
+        # sse-starlette wraps every send in a cancel scope for its per-send timeout,
+        # even when there is none, as here: a scope per token, for nothing. A client
+        # too slow to read is the connection's (uvicorn's flow control and the drain).
+        await send(message)

@@ -173,3 +173,27 @@ async def test_a_client_gone_before_its_stream_starts_gives_its_run_slot_back() 
 
 class _Sent(Exception):
     pass
+
+
+def test_no_cancel_scope_is_opened_per_token(
+    bff: BffFactory, sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay's cost per token: a 100-chunk reply opens no more timeout scopes than a
+    2-chunk one (sse-starlette would open one around every send)."""
+    server = bff()
+    opened: list[float | None] = []
+    real = anyio.move_on_after
+
+    def counting(delay: float | None, shield: bool = False) -> anyio.CancelScope:
+        opened.append(delay)
+        return real(delay, shield=shield)
+
+    monkeypatch.setattr(anyio, "move_on_after", counting)
+    counts = []
+    for words in (1, 50):
+        sim.simulator.add({"content": " ".join(["fog"] * words)})
+        opened.clear()
+        events = sse_events(httpx.post(f"{server.url}/chat/stream", json=MESSAGES).text)
+        assert events[-1][0] == "done" and len(events) > words
+        counts.append(len(opened))
+    assert counts[1] == counts[0], counts
