@@ -15,7 +15,11 @@ HEALTH = {"query": "{ health { status sharedState } }"}
 def _state(url: str) -> str:
     answer = httpx.post(f"{url}/graphql", json=HEALTH).json()
     state: str = answer["data"]["health"]["sharedState"]
-    assert httpx.get(f"{url}/healthz").json()["sharedState"] == state
+    return state
+
+
+def _healthz(url: str) -> str:
+    state: str = httpx.get(f"{url}/healthz").json()["sharedState"]
     return state
 
 
@@ -31,11 +35,12 @@ def test_a_redis_outage_shows_in_health_and_metrics(
     bff: BffFactory, redis_server: RedisServer
 ) -> None:
     url = bff(redis_url=redis_server.url).url
-    assert _state(url) == "UP"
+    assert _state(url) == _healthz(url) == "UP"
     assert "bff_redis_up 1.0" in httpx.get(f"{url}/metrics").text
     redis_server.stop()
     started = time.monotonic()
     assert _state(url) == "DOWN"
+    assert _healthz(url) == "DOWN"  # within the second before the link tries again
     assert time.monotonic() - started < 2  # short timeouts: nothing hangs
     metrics = httpx.get(f"{url}/metrics").text
     assert "bff_redis_up 0.0" in metrics
@@ -45,3 +50,4 @@ def test_a_redis_outage_shows_in_health_and_metrics(
     while _state(url) != "UP":  # the link tries again once a second
         assert time.monotonic() < deadline, "the replica did not rejoin Redis"
         time.sleep(0.05)
+    assert _healthz(url) == "UP"
