@@ -66,45 +66,33 @@ def test_config_file_and_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert (azure.api_key, azure.max_tokens_field) == ("az-secret", "max_completion_tokens")
 
 
-@pytest.mark.parametrize(
-    ("env", "setting", "fragment"),
-    [
-        ({"BFF_MAX_ATTEMPTS": "abc"}, "BFF_MAX_ATTEMPTS", "valid integer"),
-        ({"BFF_MAX_ATTEMPTS": "0"}, "BFF_MAX_ATTEMPTS", "greater than or equal to 1"),
-        ({"BFF_BREAKER_COOLDOWN_S": "-1"}, "BFF_BREAKER_COOLDOWN_S", "greater than 0"),
-        ({"BFF_MODEL": "gpt-4o"}, "BFF_MODEL", "not a model route"),
-        ({"BFF_MODEL": "nowhere/x"}, "BFF_MODEL", "unknown provider 'nowhere'"),
-        ({"BFF_FALLBACK_MODELS": "demo/a,bad"}, "BFF_FALLBACK_MODELS", "not a model route"),
-        ({"BFF_FALLBACK_MODELS": "x/y"}, "BFF_FALLBACK_MODELS", "unknown provider 'x'"),
-        ({"BFF_MODEL": "openai/gpt-4o"}, "OPENAI_API_KEY", "not set"),
-        ({"BFF_DEMO_FAULT_KINDS": "rate_limit,meteor"}, "BFF_DEMO_FAULT_KINDS", "meteor"),
-        ({"BFF_DEMO_FAULT_RATE": "2"}, "BFF_DEMO_FAULT_RATE", "less than or equal to 1"),
-        ({"BFF_PRICES": "{bad"}, "BFF_PRICES", "not valid JSON"),
-        (
-            {"BFF_PRICES": '{"demo/x": {"input_per_mtok": -1, "output_per_mtok": 1}}'},
-            "BFF_PRICES",
-            "greater than or equal to 0",
-        ),
-        (
-            {"BFF_PRICES": '{"x": {"input_per_mtok": 1, "output_per_mtok": 1}}'},
-            "BFF_PRICES",
-            "not a model route",
-        ),
-        ({"BFF_CLIENT_DAILY_TOKENS": "0"}, "BFF_CLIENT_DAILY_TOKENS", "greater than or equal"),
-        ({"BFF_DRIFT_MIN_SAMPLES": "100"}, "BFF_DRIFT_MIN_SAMPLES", "more than BFF_DRIFT_WINDOW"),
-        ({"BFF_DRIFT_THRESHOLD": "0"}, "BFF_DRIFT_THRESHOLD", "greater than 0"),
-    ],
-)
-def test_bad_settings_name_themselves(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str, fragment: str
-) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigError) as caught:
-        load_settings()
-    assert caught.value.setting.startswith(setting)
-    assert fragment in str(caught.value)
-    assert "\n" not in str(caught.value)
+CaseList = list[tuple[dict[str, str], str, str]]
+CORE_CASES: CaseList = [
+    ({"BFF_MAX_ATTEMPTS": "abc"}, "BFF_MAX_ATTEMPTS", "valid integer"),
+    ({"BFF_MAX_ATTEMPTS": "0"}, "BFF_MAX_ATTEMPTS", "greater than or equal to 1"),
+    ({"BFF_BREAKER_COOLDOWN_S": "-1"}, "BFF_BREAKER_COOLDOWN_S", "greater than 0"),
+    ({"BFF_MODEL": "gpt-4o"}, "BFF_MODEL", "not a model route"),
+    ({"BFF_MODEL": "nowhere/x"}, "BFF_MODEL", "unknown provider 'nowhere'"),
+    ({"BFF_FALLBACK_MODELS": "demo/a,bad"}, "BFF_FALLBACK_MODELS", "not a model route"),
+    ({"BFF_FALLBACK_MODELS": "x/y"}, "BFF_FALLBACK_MODELS", "unknown provider 'x'"),
+    ({"BFF_MODEL": "openai/gpt-4o"}, "OPENAI_API_KEY", "not set"),
+    ({"BFF_DEMO_FAULT_KINDS": "rate_limit,meteor"}, "BFF_DEMO_FAULT_KINDS", "meteor"),
+    ({"BFF_DEMO_FAULT_RATE": "2"}, "BFF_DEMO_FAULT_RATE", "less than or equal to 1"),
+    ({"BFF_PRICES": "{bad"}, "BFF_PRICES", "not valid JSON"),
+    (
+        {"BFF_PRICES": '{"demo/x": {"input_per_mtok": -1, "output_per_mtok": 1}}'},
+        "BFF_PRICES",
+        "greater than or equal to 0",
+    ),
+    (
+        {"BFF_PRICES": '{"x": {"input_per_mtok": 1, "output_per_mtok": 1}}'},
+        "BFF_PRICES",
+        "not a model route",
+    ),
+    ({"BFF_CLIENT_DAILY_TOKENS": "0"}, "BFF_CLIENT_DAILY_TOKENS", "greater than or equal"),
+    ({"BFF_DRIFT_MIN_SAMPLES": "100"}, "BFF_DRIFT_MIN_SAMPLES", "more than BFF_DRIFT_WINDOW"),
+    ({"BFF_DRIFT_THRESHOLD": "0"}, "BFF_DRIFT_THRESHOLD", "greater than 0"),
+]
 
 
 def test_bad_config_files(tmp_path: Path) -> None:
@@ -160,32 +148,47 @@ def test_settings_in_code_raise_the_same_error() -> None:
         Settings(drift_min_samples=100)
 
 
-@pytest.mark.parametrize(
-    ("env", "setting", "fragment"),
-    [
-        ({"BFF_API_KEYS": "short"}, "BFF_API_KEYS", "at least 16 characters"),
-        ({"BFF_API_KEYS": "sha256:abc"}, "BFF_API_KEYS", "64 hex digits"),
-        ({"BFF_JWT_SECRET": "too-short"}, "BFF_JWT_SECRET", "at least 32 bytes"),
-        ({"BFF_JWT_JWKS_URL": "file:///etc/passwd"}, "BFF_JWT_JWKS_URL", "not an http(s) URL"),
-        (
-            {"BFF_JWT_SECRET": "s" * 32, "BFF_JWT_JWKS_URL": "https://id.example/jwks"},
-            "BFF_JWT_SECRET",
-            "not both",
-        ),
-        ({"BFF_CORS_ORIGINS": "https://ok.example,evil"}, "BFF_CORS_ORIGINS", "not an origin"),
-        ({"BFF_RATE_LIMIT": "-5/minute"}, "BFF_RATE_LIMIT", "not a rate"),
-        ({"BFF_ENV": "staging"}, "BFF_ENV", "'development' or 'production'"),
-        ({"BFF_TRUSTED_DOCUMENTS": "some"}, "BFF_TRUSTED_DOCUMENTS", "'off' or 'only'"),
-        ({"BFF_ADMIN_PORT": "70000"}, "BFF_ADMIN_PORT", "less than or equal to 65535"),
-        ({"BFF_MAX_CONNECTIONS": "0"}, "BFF_MAX_CONNECTIONS", "greater than or equal to 1"),
-        ({"BFF_HEADER_TIMEOUT_S": "0"}, "BFF_HEADER_TIMEOUT_S", "greater than 0"),
-        ({"BFF_MAX_TASKS_PER_OPERATION": "0"}, "BFF_MAX_TASKS_PER_OPERATION", "greater than"),
-        ({"BFF_MAX_DOCUMENT_TOKENS": "1"}, "BFF_MAX_DOCUMENT_TOKENS", "greater than"),
-        ({"BFF_CHAT_SYSTEM_PROMPT": "x" * 32_001}, "BFF_CHAT_SYSTEM_PROMPT", "at most 32000"),
-        ({"BFF_CLIENTS": "{bad"}, "BFF_CLIENTS", "not valid JSON"),
-    ],
-)
-def test_bad_edge_settings_name_themselves(
+EDGE_CASES: CaseList = [
+    ({"BFF_API_KEYS": "short"}, "BFF_API_KEYS", "at least 16 characters"),
+    ({"BFF_API_KEYS": "sha256:abc"}, "BFF_API_KEYS", "64 hex digits"),
+    ({"BFF_JWT_SECRET": "too-short"}, "BFF_JWT_SECRET", "at least 32 bytes"),
+    ({"BFF_JWT_JWKS_URL": "file:///etc/passwd"}, "BFF_JWT_JWKS_URL", "not an http(s) URL"),
+    (
+        {"BFF_JWT_SECRET": "s" * 32, "BFF_JWT_JWKS_URL": "https://id.example/jwks"},
+        "BFF_JWT_SECRET",
+        "not both",
+    ),
+    ({"BFF_CORS_ORIGINS": "https://ok.example,evil"}, "BFF_CORS_ORIGINS", "not an origin"),
+    ({"BFF_RATE_LIMIT": "-5/minute"}, "BFF_RATE_LIMIT", "not a rate"),
+    ({"BFF_ENV": "staging"}, "BFF_ENV", "'development' or 'production'"),
+    ({"BFF_TRUSTED_DOCUMENTS": "some"}, "BFF_TRUSTED_DOCUMENTS", "'off' or 'only'"),
+    ({"BFF_ADMIN_PORT": "70000"}, "BFF_ADMIN_PORT", "less than or equal to 65535"),
+    ({"BFF_MAX_CONNECTIONS": "0"}, "BFF_MAX_CONNECTIONS", "greater than or equal to 1"),
+    ({"BFF_HEADER_TIMEOUT_S": "0"}, "BFF_HEADER_TIMEOUT_S", "greater than 0"),
+    ({"BFF_MAX_TASKS_PER_OPERATION": "0"}, "BFF_MAX_TASKS_PER_OPERATION", "greater than"),
+    ({"BFF_MAX_DOCUMENT_TOKENS": "1"}, "BFF_MAX_DOCUMENT_TOKENS", "greater than"),
+    ({"BFF_CHAT_SYSTEM_PROMPT": "x" * 32_001}, "BFF_CHAT_SYSTEM_PROMPT", "at most 32000"),
+    ({"BFF_CLIENTS": "{bad"}, "BFF_CLIENTS", "not valid JSON"),
+]
+SHARED_CASES: CaseList = [
+    (
+        {"BFF_REDIS_URL": "http://user:secretpw@redis.example:6379"},
+        "BFF_REDIS_URL",
+        "not a redis://",
+    ),
+    ({"BFF_REDIS_URL": "redis://:secretpw@h/0 extra"}, "BFF_REDIS_URL", "value not shown"),
+    ({"BFF_REDIS_PREFIX": "bff prod"}, "BFF_REDIS_PREFIX", "should match pattern"),
+    ({"BFF_REDIS_PREFIX": "p" * 41}, "BFF_REDIS_PREFIX", "should match pattern"),
+    ({"BFF_REDIS_TIMEOUT_S": "0"}, "BFF_REDIS_TIMEOUT_S", "greater than 0"),
+    ({"BFF_REDIS_TIMEOUT_S": "3600"}, "BFF_REDIS_TIMEOUT_S", "less than or equal to 10"),
+    ({"BFF_STREAM_RETENTION_S": "0"}, "BFF_STREAM_RETENTION_S", "greater than or equal to 1"),
+    ({"BFF_STREAM_RESUME_GRACE_S": "-1"}, "BFF_STREAM_RESUME_GRACE_S", "greater than or"),
+    ({"BFF_STREAM_RESUME_GRACE_S": "1e9"}, "BFF_STREAM_RESUME_GRACE_S", "less than or"),
+]
+
+
+@pytest.mark.parametrize(("env", "setting", "fragment"), [*CORE_CASES, *EDGE_CASES, *SHARED_CASES])
+def test_bad_settings_name_themselves(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str, fragment: str
 ) -> None:
     for name, value in env.items():
@@ -194,9 +197,11 @@ def test_bad_edge_settings_name_themselves(
         load_settings()
     assert caught.value.setting.startswith(setting), caught.value
     assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
     for secret in ("short", "too-short", "s" * 32):
         if setting in ("BFF_API_KEYS", "BFF_JWT_SECRET"):
             assert f"'{secret}'" not in str(caught.value)  # a secret is never repeated
+    assert "secretpw" not in str(caught.value)  # nor a password inside a Redis URL
 
 
 def test_bad_client_entries_and_prompt_routes_in_the_file(tmp_path: Path) -> None:
