@@ -272,6 +272,29 @@ def test_cors_origins_grant_only_the_listed_origin(bff: BffFactory) -> None:
     assert "access-control-allow-origin" not in stranger.headers
 
 
+def test_resumable_streams_cross_origin_only_for_the_listed_origin(bff: BffFactory) -> None:
+    """Resuming and cancelling a chat stream from a page: its id header is readable and
+    its methods and headers allowed for the listed origin only."""
+    url = bff(cors_origins=[APP]).url
+    asks = {
+        "access-control-request-method": "DELETE",
+        "access-control-request-headers": "last-event-id,authorization",
+    }
+    with httpx.Client(base_url=url, timeout=10) as client:
+        chat = client.post("/chat/stream", json=CHAT, headers={"origin": APP})
+        stream = f"/chat/stream/{chat.headers['bff-stream-id']}"
+        granted = client.options(stream, headers={"origin": APP, **asks})
+        refused = client.options(stream, headers={"origin": EVIL, **asks})
+        stranger = client.get(stream, headers={"origin": EVIL})
+    assert "bff-stream-id" in chat.headers["access-control-expose-headers"].lower()
+    assert granted.status_code == 200
+    assert "DELETE" in granted.headers["access-control-allow-methods"]
+    assert "last-event-id" in granted.headers["access-control-allow-headers"].lower()
+    assert refused.status_code >= 400
+    assert "access-control-allow-origin" not in refused.headers
+    assert "access-control-allow-origin" not in stranger.headers
+
+
 # Security headers
 
 
