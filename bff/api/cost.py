@@ -244,8 +244,9 @@ class OperationCost(SchemaExtension):
         context = self.execution_context
         if context.graphql_document is None and context.query:
             with suppress(GraphQLError):  # a syntax error: strawberry's own parse says so
-                options = dict(context.parse_options)
-                context.graphql_document = self.verdicts.parse(context.query, options)
+                context.graphql_document = self.verdicts.parse(
+                    context.query, **context.parse_options
+                )
         yield
 
     def on_validate(self) -> Iterator[None]:

@@ -25,12 +25,13 @@ class Verdicts:
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._size = size
-        self._parse = lru_cache(maxsize=size)(_parse)
+        self._parse = lru_cache(maxsize=size)(parse)
         self._verdicts: OrderedDict[tuple[str, Hashable], list[GraphQLError]] = OrderedDict()
 
-    def parse(self, query: str, options: dict[str, Any]) -> DocumentNode:
+    def parse(self, query: str, **options: Any) -> DocumentNode:
         """The document of ``query`` (options: the parser's, such as ``max_tokens``)."""
-        return self._parse(query, tuple(sorted(options.items())))
+        document: DocumentNode = self._parse(query, **options)
+        return document
 
     def verdict(
         self, query: str, rules: Hashable, judge: Callable[[], list[GraphQLError]]
@@ -46,7 +47,3 @@ class Verdicts:
         if len(self._verdicts) > self._size:
             self._verdicts.popitem(last=False)
         return errors
-
-
-def _parse(query: str, options: tuple[tuple[str, Any], ...]) -> DocumentNode:
-    return parse(query, **dict(options))
