@@ -64,6 +64,16 @@ class _Series:
         self.failures += failed
 
 
+def baseline(policy: DriftPolicy, past_failures: int, past_total: int) -> float | None:
+    """The rate a window is judged against: the expected one, or else the long-run rate
+    of the samples that have left the window (none until ``min_samples`` have)."""
+    if policy.expected_rate is not None:
+        return policy.expected_rate
+    if past_total < policy.min_samples:
+        return None
+    return past_failures / past_total
+
+
 class DriftStore(Protocol):
     """Where the windows live: this process (``DriftMonitor``) or the fleet's Redis."""
 
@@ -111,11 +121,7 @@ class DriftMonitor:
         return self.statuses()
 
     def _baseline(self, series: _Series) -> float | None:
-        if self.policy.expected_rate is not None:
-            return self.policy.expected_rate
-        if series.past_total < self.policy.min_samples:
-            return None
-        return series.past_failures / series.past_total
+        return baseline(self.policy, series.past_failures, series.past_total)
 
     def _status(self, task: str, route: str, series: _Series) -> DriftStatus:
         return DriftStatus(

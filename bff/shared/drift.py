@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bff.observe.drift import DriftMonitor, DriftStatus
+from bff.observe.drift import DriftMonitor, DriftStatus, baseline
 from bff.shared.link import RedisLink, SharedStateUnavailable
 
 RECORD = """
@@ -120,10 +120,8 @@ class SharedDrift:
         for row in rows:
             task, route = row[0].decode(), row[1].decode()
             recent, failures, drifting, past_failures, past_total = map(int, row[2:])
-            baseline = policy.expected_rate
-            if baseline is None and past_total >= policy.min_samples:
-                baseline = past_failures / past_total
-            status = DriftStatus(task, route, recent, failures, baseline, bool(drifting))
+            expected = baseline(policy, past_failures, past_total)
+            status = DriftStatus(task, route, recent, failures, expected, bool(drifting))
             self._seen[(task, route)] = status
         return self.statuses()
 
