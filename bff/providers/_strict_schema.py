@@ -15,6 +15,23 @@ from typing import Any
 _STRING_LIMITS = (("minLength", "at least {} characters"), ("maxLength", "at most {} characters"))
 
 
+_MEMO_SIZE = 256
+_memo: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+
+
+def strict_schema_of(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``to_strict_schema``, worked out once per schema object: a task's schema is built
+    once and sent with every request. The result is shared, so never change it."""
+    hit = _memo.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_memo) >= _MEMO_SIZE:
+        del _memo[next(iter(_memo))]
+    strict = to_strict_schema(schema)
+    _memo[id(schema)] = (schema, strict)  # the schema is kept, so its id stays its own
+    return strict
+
+
 def to_strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     defs: Mapping[str, Any] = schema.get("$defs", {})
     strict = _strict_node(schema, defs)

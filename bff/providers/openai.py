@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx2
 import openai
+from pydantic_core import from_json
 
 from bff.exceptions import (
     BadResponseError,
@@ -32,9 +33,10 @@ from bff.exceptions import (
     ServerError,
     StreamInterruptedError,
 )
+from bff.providers._network import upstream_client
 from bff.providers._retry_after import parse_retry_after
 from bff.providers._sse import SSEDecoder, coalesce
-from bff.providers._strict_schema import to_strict_schema
+from bff.providers._strict_schema import strict_schema_of
 from bff.providers._types import (
     ChatRequest,
     Finish,
@@ -75,7 +77,7 @@ class OpenAIProvider:
             base_url=base_url,
             max_retries=0,
             timeout=httpx2.Timeout(t.read, connect=t.connect),
-            http_client=http_client,
+            http_client=http_client or upstream_client(),
         )
         self._max_tokens_field = max_tokens_field
 
@@ -136,10 +138,10 @@ class OpenAIProvider:
             if out.description:
                 spec["description"] = out.description
             if out.mode == "json_schema":
-                spec.update(schema=to_strict_schema(out.schema), strict=True)
+                spec.update(schema=strict_schema_of(out.schema), strict=True)
                 params["response_format"] = {"type": "json_schema", "json_schema": spec}
             else:
-                spec.update(parameters=to_strict_schema(out.schema), strict=True)
+                spec.update(parameters=strict_schema_of(out.schema), strict=True)
                 params["tools"] = [{"type": "function", "function": spec}]
                 params["tool_choice"] = {"type": "function", "function": {"name": out.name}}
         if request.tools:
@@ -326,7 +328,8 @@ class _ChunkReader:
 
 def _load_chunk(data: bytes) -> Mapping[str, Any]:
     try:
-        chunk = json.loads(data)
+        # pydantic-core's parser (jiter) reads a chunk in a third of json.loads' time.
+        chunk = from_json(data)
     except ValueError as exc:
         raise ServerError(f"the provider sent an unreadable chunk: {data[:80]!r}") from exc
     if not isinstance(chunk, dict):
@@ -338,7 +341,7 @@ def _wire_tool(tool: ToolSpec) -> dict[str, Any]:
     function = {
         "name": tool.name,
         "description": tool.description,
-        "parameters": to_strict_schema(tool.schema),
+        "parameters": strict_schema_of(tool.schema),
         "strict": True,
     }
     return {"type": "function", "function": function}

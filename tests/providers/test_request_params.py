@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from bff.demo.action_plan import ActionPlan
-from bff.providers._strict_schema import to_strict_schema
+from bff.providers._strict_schema import _memo, strict_schema_of, to_strict_schema
 from bff.providers._types import ChatRequest, Message, OutputSpec, ToolCall
 from bff.providers.openai import OpenAIProvider
 from bff.testing.server import SimulatorServer
@@ -152,3 +152,15 @@ def test_strict_schema_inlines_refs_with_siblings_and_moves_length_limits() -> N
     assert "maxLength" not in label
     assert label["description"] == "A label. Length: at most 10 characters."
     assert strict["$defs"]["Inner"]["additionalProperties"] is False
+
+
+def test_a_schema_is_made_strict_once_per_schema_object() -> None:
+    schema = Outer.model_json_schema()
+    first = strict_schema_of(schema)
+    assert first == to_strict_schema(schema)
+    assert strict_schema_of(schema) is first  # sent with every request, worked out once
+    equal = Outer.model_json_schema()
+    assert strict_schema_of(equal) == first and strict_schema_of(equal) is not first
+    for _ in range(300):  # the memo is bounded
+        strict_schema_of(Outer.model_json_schema())
+    assert len(_memo) <= 256
