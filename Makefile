@@ -41,7 +41,15 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $@ $(VENV)/.installed $(VENV)/.installed-test
 
-bench: $(VENV)/.installed-bench system-packages
+# The peers the benchmarks measure beside the BFF (benchmarks/peers/), in their own venv.
+PEERS := .venv-peers
+
+$(PEERS)/.installed: benchmarks/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q -r benchmarks/peers/requirements.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench $(PEERS)/.installed system-packages
 	$(BIN)/python -m benchmarks
 
 # The eval gate (docs/evals.md): every reference task on the demo model, its committed

@@ -10,13 +10,17 @@ from benchmarks import (
     provider_decode,
     shared_state,
     sse_relay,
+    stream_memory,
     structured_parse,
+    structured_path,
 )
 
 BENCHMARKS = {
     "structured_parse": structured_parse.main,
     "provider_decode": provider_decode.main,
     "sse_relay": sse_relay.main,
+    "stream_memory": stream_memory.main,
+    "structured_path": structured_path.main,
     "edge_limits": edge_limits.main,
     "shared_state": shared_state.main,
     "eval_run": eval_run.main,

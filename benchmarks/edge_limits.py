@@ -13,7 +13,6 @@ between the two servers so a slow spell on the machine hits both alike.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.sse_relay import _process, simulator
+from benchmarks._servers import bench_env, cpu_s, running, simulator
 from bff.api.cost import OperationLimits, operation_costs
 from bff.api.operations import load_operations
 from bff.testing.server import free_port
@@ -35,12 +34,6 @@ ROUND_S = 3.0
 KEY = "bench-key-0123456789abcdef"
 OPERATIONS = Path(__file__).resolve().parents[1] / "graphql" / "operations"
 TEXT = "Please call Bob today about the outage. Review the Q3 budget next week. Buy milk."
-
-
-def _cpu_s(pid: int) -> float:
-    """User and system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _round(url: str) -> tuple[float, int]:
@@ -102,7 +95,7 @@ def _parse_validate_us() -> tuple[float, float]:
 
 
 def main() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BFF_", "OPENAI_"))}
+    env = bench_env()
     env["BFF_LOG_LEVEL"] = "warning"
     servers = {
         "off": {"BFF_RATE_LIMIT": "none", "BFF_MAX_CONCURRENT_RUNS": "100000"},
@@ -121,7 +114,7 @@ def main() -> None:
             port = free_port()
             argv = [*python, "serve", "--port", str(port), "--config", str(config)]
             process = stack.enter_context(
-                _process(argv, f"http://127.0.0.1:{port}/healthz", env | extra)
+                running(argv, f"http://127.0.0.1:{port}/healthz", env | extra)
             )
             urls[name], pids[name] = f"http://127.0.0.1:{port}/graphql", process.pid
         rates: dict[str, list[float]] = {name: [] for name in servers}
@@ -129,10 +122,10 @@ def main() -> None:
         order = list(servers)
         for _ in range(ROUNDS):
             for name in order:
-                before = _cpu_s(pids[name])
+                before = cpu_s(pids[name])
                 rate, count = asyncio.run(_round(urls[name]))
                 rates[name].append(rate)
-                cpu_ms[name].append((_cpu_s(pids[name]) - before) / count * 1000)
+                cpu_ms[name].append((cpu_s(pids[name]) - before) / count * 1000)
             order.reverse()
     ratios = [on / off for on, off in zip(rates["on"], rates["off"], strict=True)]
     print(

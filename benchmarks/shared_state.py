@@ -16,7 +16,6 @@ servers so a slow spell on the machine hits both alike.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import statistics
 import subprocess
@@ -30,8 +29,7 @@ from pathlib import Path
 import httpx
 import uvloop
 
-from benchmarks.edge_limits import _cpu_s
-from benchmarks.sse_relay import _process, simulator
+from benchmarks._servers import bench_env, cpu_s, running, simulator
 from bff.api.operations import load_operations
 from bff.shared.link import RedisLink
 from bff.testing.server import free_port
@@ -134,9 +132,9 @@ def _compare(name: str, request: Request, servers: dict[str, tuple[str, int]]) -
         burst: dict[str, float] = {}
         for server in order:
             base, pid = servers[server]
-            before = _cpu_s(pid)
+            before = cpu_s(pid)
             times = asyncio.run(_latency(request, base))
-            cpu_ms[server].append((_cpu_s(pid) - before) / (SEQUENTIAL + 1) * 1e3)
+            cpu_ms[server].append((cpu_s(pid) - before) / (SEQUENTIAL + 1) * 1e3)
             medians[server] = statistics.median(times)
             latency[server] += times
             burst[server] = asyncio.run(_throughput(request, base))
@@ -170,7 +168,7 @@ async def _round_trip_us(url: str, count: int = 2000) -> float:
 
 
 def main() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BFF_", "OPENAI_"))}
+    env = bench_env()
     env |= {
         "BFF_LOG_LEVEL": "warning",
         "BFF_API_KEYS": KEY,
@@ -180,14 +178,14 @@ def main() -> None:
     }
     servers: dict[str, tuple[str, int]] = {}
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
-        sim_port, config = simulator(stack, env, folder)
+        sim, config = simulator(stack, env, folder)
         python = [sys.executable, "-m", "bff.cli"]
         redis_url = stack.enter_context(_redis())
         for name, extra in {"local": {}, "redis": {"BFF_REDIS_URL": redis_url}}.items():
             port = free_port()
             argv = [*python, "serve", "--port", str(port), "--config", str(config)]
             process = stack.enter_context(
-                _process(argv, f"http://127.0.0.1:{port}/healthz", env | extra)
+                running(argv, f"http://127.0.0.1:{port}/healthz", env | extra)
             )
             servers[name] = (f"http://127.0.0.1:{port}", process.pid)
         print(
@@ -201,7 +199,7 @@ def main() -> None:
         )
         _compare("mutation", _mutation, servers)
         step = {"content": CONTENT, "repeat": 1_000_000}
-        httpx.post(f"http://127.0.0.1:{sim_port}/_sim/script", json={"steps": [step]})
+        httpx.post(f"{sim.url}/_sim/script", json={"steps": [step]})
         _compare("chat", _chat, servers)
         floor = []
         for _ in range(3):
