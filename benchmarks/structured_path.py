@@ -178,6 +178,35 @@ def _peer(rounds: dict[str, list[Round]], name: str, metric: str) -> tuple[str, 
     return span(peer), span(ratios)
 
 
+def _direct_call(sim: str, stream: bool) -> Call:
+    """The simulator's answer read directly, streamed to its end or whole."""
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": TEXT}]}
+    body["stream"] = stream
+
+    async def call(client: httpx.AsyncClient) -> ActionPlan:
+        url, key = f"{sim}/v1/chat/completions", {"authorization": "Bearer bench"}
+        async with client.stream("POST", url, json=body, headers=key) as response:
+            await response.aread()
+            response.raise_for_status()
+        return ActionPlan(actions=[])
+
+    return call
+
+
+def _upstream_floor(sim: str, pid: int) -> None:
+    """What streaming costs the upstream itself, with no relay: the simulator's answer at 1
+    in flight, streamed and read to its end versus whole, rounds alternating."""
+    paths = {s: Target(_direct_call(sim, s), pid) for s in (True, False)}
+    rounds = asyncio.run(_measure(paths, 1, ActionPlan(actions=[])))
+    streamed, whole = ([r.p50_s * 1e3 for r in rounds[s]] for s in (True, False))
+    gaps = (a - b for a, b in zip(streamed, whole, strict=True))
+    print(
+        f"upstream floor, 1 in flight: the simulator's answer streamed (read to its end) "
+        f"{span(streamed)} ms p50, whole {span(whole)} ms: streaming alone adds "
+        f"{span(gaps)} ms before any server in between"
+    )
+
+
 def _print_table(results: dict[int, dict[str, list[Round]]]) -> None:
     print(
         f"{'in flight':>9} {'':>10} {'llm-bff':>13} {'instructor':>13} {'instr.partial':>13} "
@@ -215,7 +244,8 @@ def main() -> None:
         )
         plan = _script(sim.url, paths)
         results = {c: asyncio.run(_measure(paths, c, plan)) for c in CONCURRENCY}
-    _print_table(results)
+        _print_table(results)
+        _upstream_floor(sim.url, sim.pid)
     if python is None:
         print(f"instructor: {PEERS_MISSING}")
 
