@@ -9,21 +9,20 @@ logs. ``python -m benchmarks.bare_relay --port N --upstream URL`` serves
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import AsyncIterator
 
 import openai
-import uvicorn
 from openai.types.chat import ChatCompletionMessageParam
 from sse_starlette import EventSourceResponse
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from benchmarks.peers._serve import serve
 
-def create_app(upstream: str) -> Starlette:
+
+def routes(upstream: str) -> list[Route]:
     client = openai.AsyncOpenAI(base_url=upstream, api_key="bench", max_retries=0)
 
     async def tokens(
@@ -45,32 +44,8 @@ def create_app(upstream: str) -> Starlette:
         body = json.loads(await request.body())
         return EventSourceResponse(tokens(body["messages"]))
 
-    async def healthz(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    return Starlette(
-        routes=[
-            Route("/chat/stream", chat_stream, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--upstream", required=True, help="the upstream's /v1 base URL")
-    args = parser.parse_args()
-    # Keep idle connections as long as the BFF and the simulator do (75 s): the benchmark's
-    # clients wait between rounds, past uvicorn's default of 5 s.
-    uvicorn.run(
-        create_app(args.upstream),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        timeout_keep_alive=75,
-    )
+    return [Route("/chat/stream", chat_stream, methods=["POST"])]
 
 
 if __name__ == "__main__":
-    main()
+    serve(routes, __doc__)

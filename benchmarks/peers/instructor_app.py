@@ -13,14 +13,12 @@ copies the structure of ``bff/demo/action_plan.py``'s, and the system prompt is 
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import instructor
-import uvicorn
+from _serve import serve  # beside this script: the peers' virtualenv runs it as a file
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -53,7 +51,7 @@ class ActionPlan(BaseModel):
     actions: list[UserAction] = Field(max_length=20)
 
 
-def create_app(upstream: str) -> Starlette:
+def routes(upstream: str) -> list[Route]:
     client = instructor.from_openai(AsyncOpenAI(base_url=upstream, api_key="bench", max_retries=0))
 
     async def messages(request: Request) -> list[dict[str, str]]:
@@ -83,32 +81,11 @@ def create_app(upstream: str) -> Starlette:
             return PlainTextResponse("no partial plan", status_code=502)
         return Response(last.model_dump_json(), media_type="application/json")
 
-    async def healthz(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    return Starlette(
-        routes=[
-            Route("/extract", extract, methods=["POST"]),
-            Route("/extract-partial", extract_partial, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--upstream", required=True, help="the upstream's /v1 base URL")
-    args = parser.parse_args()
-    # One worker, and idle connections kept as long as the BFF keeps them (75 s).
-    uvicorn.run(
-        create_app(args.upstream),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        timeout_keep_alive=75,
-    )
+    return [
+        Route("/extract", extract, methods=["POST"]),
+        Route("/extract-partial", extract_partial, methods=["POST"]),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    serve(routes, __doc__)

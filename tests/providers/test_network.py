@@ -28,13 +28,7 @@ from tests.providers.helpers import assemble, request
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def provider(sim: SimulatorServer) -> AsyncIterator[OpenAIProvider]:
-    provider = OpenAIProvider(
-        api_key="sk-test", base_url=sim.base_url, timeouts=Timeouts(connect=1, read=0.3)
-    )
-    yield provider
-    await provider.aclose()
+PROVIDER_TIMEOUTS = Timeouts(connect=1, read=0.3)  # for the provider fixture (conftest.py)
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:

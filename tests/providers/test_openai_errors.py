@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
 
@@ -28,13 +27,7 @@ from tests.providers.helpers import assemble, request
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def provider(sim: SimulatorServer) -> AsyncIterator[OpenAIProvider]:
-    provider = OpenAIProvider(
-        api_key="sk-test", base_url=sim.base_url, timeouts=Timeouts(connect=1, read=0.5)
-    )
-    yield provider
-    await provider.aclose()
+PROVIDER_TIMEOUTS = Timeouts(connect=1, read=0.5)  # for the provider fixture (conftest.py)
 
 
 def _replay(path: Path) -> dict[str, object]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -41,13 +40,6 @@ def _oracle(path: Path) -> Assembled:
             usage = chunk["usage"]
             out.usage.append((usage["prompt_tokens"], usage["completion_tokens"]))
     return out
-
-
-@pytest.fixture
-async def provider(sim: SimulatorServer) -> AsyncIterator[OpenAIProvider]:
-    provider = OpenAIProvider(api_key="sk-test", base_url=sim.base_url)
-    yield provider
-    await provider.aclose()
 
 
 def test_every_recording_is_present() -> None:

@@ -9,7 +9,6 @@ answers compared with the streams it would have sent.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +30,6 @@ SCHEMA = {
     "required": ["answer"],
     "additionalProperties": False,
 }
-
-
-@pytest.fixture
-async def provider(sim: SimulatorServer) -> AsyncIterator[OpenAIProvider]:
-    provider = OpenAIProvider(api_key="sk-test", base_url=sim.base_url)
-    yield provider
-    await provider.aclose()
 
 
 def _oracle(path: Path) -> Assembled:
