@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import select
 import socket
 import ssl
@@ -120,7 +121,7 @@ class IdleTimedStream(httpcore2.AsyncNetworkStream):
         self._expired = True
         raw = self._stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
         if raw is not None:
-            raw.shutdown(socket.SHUT_RDWR)
+            _shut(raw)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
@@ -170,6 +171,19 @@ class IdleTimedStream(httpcore2.AsyncNetworkStream):
         if info == "is_readable":
             return _readable(raw)
         return None
+
+
+def _shut(raw: socket.socket) -> None:
+    """Shut a connection down under its transport, which then reads its end. uvloop's
+    transport sockets refuse ``shutdown()``, so it is done on a duplicate descriptor:
+    the connection is shut for every descriptor of it."""
+    duplicate = socket.socket(fileno=os.dup(raw.fileno()))
+    try:
+        duplicate.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the peer closed it first: the read ends anyway
+    finally:
+        duplicate.close()
 
 
 def _readable(raw: socket.socket | None) -> bool:

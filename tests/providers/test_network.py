@@ -79,6 +79,13 @@ async def test_the_provider_reads_through_the_idle_timed_sockets(
         assert len(opened) <= 2, opened
 
 
+# The server runs on uvloop: the timer must end a stalled read on both loops.
+both_loops = pytest.mark.parametrize(
+    "anyio_backend", ["asyncio", ("asyncio", {"use_uvloop": True})], ids=["asyncio", "uvloop"]
+)
+
+
+@both_loops
 async def test_a_stream_slower_in_all_than_the_read_timeout_is_not_cut(
     sim: SimulatorServer, provider: OpenAIProvider
 ) -> None:
@@ -88,6 +95,7 @@ async def test_a_stream_slower_in_all_than_the_read_timeout_is_not_cut(
     assert assembled.text == "one two three four five six seven"
 
 
+@both_loops
 async def test_a_stall_mid_stream_ends_in_a_timeout_and_the_next_call_works(
     sim: SimulatorServer, provider: OpenAIProvider
 ) -> None:
@@ -165,6 +173,7 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[int, ssl.SSLContext]
     server.close()
 
 
+@both_loops
 async def test_over_tls_reads_arrive_and_a_stall_times_out(
     tls_server: tuple[int, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
 ) -> None:
