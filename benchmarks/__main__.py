@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks import (
+    context_retrieval,
     edge_limits,
     eval_run,
     provider_decode,
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "edge_limits": edge_limits.main,
     "shared_state": shared_state.main,
     "eval_run": eval_run.main,
+    "context_retrieval": context_retrieval.main,
 }
 
 

@@ -1,17 +1,19 @@
 """The ``bff`` command: ``serve`` the BFF, ``simulate`` an OpenAI-compatible provider,
-``eval`` a task on its golden dataset (``bff eval --help``)."""
+``eval`` a task on its golden dataset (``bff eval --help``), ``index`` a corpus folder
+for context retrieval."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
 
-from bff.config import load_settings
-from bff.exceptions import ConfigError
+from bff.config import cached_index_file, load_settings
+from bff.exceptions import ConfigError, ContextError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    index = commands.add_parser(
+        "index", help="build or update the context index of a corpus folder (docs/context.md)"
+    )
+    index.add_argument(
+        "path", nargs="?", type=Path, metavar="PATH", help="the corpus (default: BFF_CORPUS_PATH)"
+    )
+    index.add_argument("--config", type=Path, help="TOML config file (environment wins)")
+
     simulate = commands.add_parser("simulate", help="serve the OpenAI-compatible simulator")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=9100)
@@ -58,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "export-schema":
         return _export_schema(args)
+    if args.command == "index":
+        return _index(args)
     return _simulate(args)
 
 
@@ -115,6 +127,37 @@ def _eval(argv: list[str]) -> int:
         return reference_tasks()
 
     return eval_main(argv, tasks_for)
+
+
+def _index(args: argparse.Namespace) -> int:
+    """Index PATH (else the configured corpus) into BFF_CONTEXT_INDEX_PATH (else the cache
+    file named after that folder) and print what changed."""
+    from bff.context import FtsIndex
+    from bff.context.corpus import corpus_root
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        return _refuse(exc)
+    corpus = args.path or settings.corpus_path
+    index_file = settings.context_index_path or cached_index_file(corpus)
+    started = time.perf_counter()
+    try:
+        corpus_root(corpus)  # a mistyped folder must not leave an empty index behind
+        with FtsIndex(index_file) as index:
+            report = index.update(corpus)
+    except ContextError as exc:
+        print(f"bff index: {exc}", file=sys.stderr)
+        return 2
+    print(f"indexed {corpus} into {index_file} in {time.perf_counter() - started:.2f} s")
+    print(
+        f"files: {report.added} added, {report.changed} changed, {report.removed} removed, "
+        f"{report.unchanged} unchanged ({report.read} read)"
+    )
+    print(f"chunks: {report.chunks_written} written, {report.chunks} in the index")
+    for skipped in report.skipped:
+        print(f"skipped {skipped.source}: {skipped.reason}")
+    return 0
 
 
 def _refuse(error: ConfigError) -> int:

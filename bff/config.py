@@ -9,6 +9,7 @@ setting raises one ``ConfigError`` that lists every problem.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -41,6 +42,8 @@ from pydantic_settings import (
 
 from bff.budget import Price
 from bff.clients import ClientSettings, api_key_digest, parse_rate_limit
+from bff.context.corpus import DEMO_CORPUS
+from bff.context.retriever import ContextBudget
 from bff.exceptions import ConfigError
 from bff.observe.drift import DriftPolicy
 from bff.resilience.backoff import RetryPolicy
@@ -305,6 +308,29 @@ class Settings(BaseSettings):
         le=600,
         description="how long a chat stream's upstream call runs on with no client attached",
     )
+    # Lean context (docs/context.md): the corpus snippets are retrieved from.
+    corpus_path: Path = Field(
+        DEMO_CORPUS,
+        description="the folder of Markdown and text files (`.md`, `.markdown`, `.txt`) that "
+        "context snippets are retrieved from",
+        json_schema_extra={"default_text": "the bundled demo handbook"},
+    )
+    context_index_path: Path | None = Field(
+        None,
+        description="the SQLite file of the corpus's search index, created when missing; "
+        "unset: one file per corpus folder under `$XDG_CACHE_HOME/llm-bff/` (else "
+        "`~/.cache/llm-bff/`)",
+        json_schema_extra={"default_text": "in the cache folder"},
+    )
+    context_top_k: int = Field(
+        4, ge=1, le=5, description="the most snippets the context of one call holds"
+    )
+    context_max_tokens: int = Field(
+        1500,
+        ge=256,
+        le=16_000,
+        description="the most tokens the snippets of one call's context may add up to",
+    )
 
     _split = field_validator(
         "fallback_models", "demo_fault_kinds", "api_keys", "cors_origins", mode="before"
@@ -349,6 +375,22 @@ class Settings(BaseSettings):
             r"(rediss?://[^/\s]+(/\d{1,2})?|unix:///\S+)", value.get_secret_value()
         ):
             raise ValueError("not a redis://, rediss:// or unix:// URL (value not shown)")
+        return value
+
+    @field_validator("corpus_path")
+    @classmethod
+    def _corpus_folder(cls, value: Path) -> Path:
+        if not value.exists():
+            raise ValueError("no such folder")
+        if not value.is_dir():
+            raise ValueError("not a folder")
+        return value
+
+    @field_validator("context_index_path")
+    @classmethod
+    def _index_file(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError("a folder: name the index file in it")
         return value
 
     @field_validator("rate_limit")
@@ -456,6 +498,19 @@ class Settings(BaseSettings):
         )  # fmt: skip
 
     @property
+    def context_budget(self) -> ContextBudget:
+        return ContextBudget(self.context_top_k, self.context_max_tokens)
+
+    @property
+    def context_index(self) -> Path:
+        """The index file of the corpus: ``BFF_CONTEXT_INDEX_PATH``, else a file in the
+        cache folder named after the corpus folder, so that two corpora never share one
+        and the bundled corpus is never written beside (it may be read-only)."""
+        if self.context_index_path is not None:
+            return self.context_index_path
+        return cached_index_file(self.corpus_path)
+
+    @property
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_base_s, self.retry_cap_s, self.retry_after_cap_s)
 
@@ -526,6 +581,14 @@ def _run_file_rate(path: Path) -> float:
             f"{path} is not a `bff eval` run file (format 1) with a validation-failure rate"
         )
     return float(rate)
+
+
+def cached_index_file(corpus: Path) -> Path:
+    """The index file of the folder ``corpus`` in the user's cache folder
+    (``$XDG_CACHE_HOME``, else ``~/.cache``): derived data, rebuilt when lost."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    digest = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:16]
+    return Path(cache) / "llm-bff" / f"context-{digest}.sqlite3"
 
 
 def _is_loopback(host: str) -> bool:

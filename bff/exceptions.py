@@ -2,6 +2,7 @@
 
     BFFError
     ├── ConfigError                  a setting is missing or malformed
+    ├── ContextError                 a corpus or its search index cannot be read or written
     ├── InputRejectedError           an input over a limit, or not valid text
     ├── UnauthenticatedError         missing, malformed, expired or unknown credentials
     ├── ClientLimitError             a client is over its request rate or concurrency limit
@@ -47,6 +48,13 @@ class ConfigError(BFFError):
         super().__init__("; ".join(f"{name}: {text}" for name, text in self.problems))
         self.setting = setting
         self.message = message
+
+
+class ContextError(BFFError):
+    """A corpus folder or its search index cannot be used; the message names the path
+    and what is wrong with it (missing, not a folder, not writable, no FTS5)."""
+
+    kind: ClassVar[str] = "context"
 
 
 class InputRejectedError(BFFError):

@@ -187,7 +187,22 @@ SHARED_CASES: CaseList = [
 ]
 
 
-@pytest.mark.parametrize(("env", "setting", "fragment"), [*CORE_CASES, *EDGE_CASES, *SHARED_CASES])
+CONTEXT_CASES: CaseList = [
+    ({"BFF_CORPUS_PATH": "/no/such/corpus"}, "BFF_CORPUS_PATH", "no such folder"),
+    ({"BFF_CORPUS_PATH": "/dev/null"}, "BFF_CORPUS_PATH", "not a folder"),
+    ({"BFF_CONTEXT_INDEX_PATH": "/"}, "BFF_CONTEXT_INDEX_PATH", "a folder: name the index"),
+    ({"BFF_CONTEXT_TOP_K": "0"}, "BFF_CONTEXT_TOP_K", "greater than or equal to 1"),
+    ({"BFF_CONTEXT_TOP_K": "6"}, "BFF_CONTEXT_TOP_K", "less than or equal to 5"),
+    ({"BFF_CONTEXT_TOP_K": "four"}, "BFF_CONTEXT_TOP_K", "valid integer"),
+    ({"BFF_CONTEXT_MAX_TOKENS": "100"}, "BFF_CONTEXT_MAX_TOKENS", "greater than or equal to 256"),
+    ({"BFF_CONTEXT_MAX_TOKENS": "1e6"}, "BFF_CONTEXT_MAX_TOKENS", "valid integer"),
+    ({"BFF_CONTEXT_MAX_TOKENS": "20000"}, "BFF_CONTEXT_MAX_TOKENS", "less than or equal to 16000"),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "fragment"), [*CORE_CASES, *EDGE_CASES, *SHARED_CASES, *CONTEXT_CASES]
+)
 def test_bad_settings_name_themselves(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str, fragment: str
 ) -> None:
@@ -218,3 +233,20 @@ def test_bad_client_entries_and_prompt_routes_in_the_file(tmp_path: Path) -> Non
         "BFF_CLIENTS (clients.acme.rate_limit)",
         "BFF_CHAT_SYSTEM_PROMPTS",
     ], caught.value.problems
+
+
+def test_context_defaults_and_the_index_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bff.context import DEMO_CORPUS, ContextBudget
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    settings = load_settings()
+    assert settings.corpus_path == DEMO_CORPUS and DEMO_CORPUS.is_dir()
+    assert settings.context_budget == ContextBudget(top_k=4, max_tokens=1500)
+    index = settings.context_index
+    assert index.parent == tmp_path / "cache" / "llm-bff" and index.suffix == ".sqlite3"
+    other = load_settings(corpus_path=tmp_path).context_index
+    assert other.parent == index.parent and other != index  # one file per corpus folder
+    monkeypatch.setenv("BFF_CONTEXT_INDEX_PATH", str(tmp_path / "mine.sqlite3"))
+    assert load_settings().context_index == tmp_path / "mine.sqlite3"

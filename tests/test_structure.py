@@ -20,13 +20,13 @@ LAYERS: list[tuple[str, ...]] = [
         "bff.sanitize", "bff.streaming", "bff.budget", "bff.resilience", "bff.disclosure",
         "bff.tools", "bff.tasks", "bff.task_io", "bff.reask", "bff.rate_storage",
         "bff.ratelimit", "bff.observe", "bff.providers.base", "bff.providers._sse",
-        "bff.providers._strict_schema", "bff.providers._retry_after", "bff.streams",
-        "bff.providers._network",
+        "bff.providers._strict_schema", "bff.providers._retry_after", "bff.providers._network",
+        "bff.streams", "bff.context", "bff.grounding",
     ),
     ("bff.shared",),  # state the replicas share on Redis, over the core's local twins
     ("bff.config",),
     (  # the engine and the providers it calls
-        "bff.structured", "bff.attempts", "bff.pipeline", "bff.chat",
+        "bff.structured", "bff.attempts", "bff.pipeline", "bff.chat", "bff.retrieval",
         "bff.providers.openai", "bff.providers.demo",
     ),
     ("bff.demo",),  # the sample app: reference tasks and the offline model's heuristics

@@ -1,4 +1,5 @@
-"""`pip install .` serves the demo page too: the wheel carries the page and the operations."""
+"""`pip install .` serves the demo page too: the wheel carries the page and the operations
+(and the demo handbook that context is retrieved from)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def test_the_wheel_serves_the_page_and_its_operations(tmp_path: Path) -> None:
     assert "bff/_static/frontend/index.html" in names
     assert "bff/_static/operations/WatchActionPlan.graphql" in names
     assert "bff/demo/data/countries.csv" in names
+    assert "bff/context/demo_corpus/billing/refunds.md" in names
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # The unpacked wheel comes first on the path, away from the source tree.
@@ -38,6 +40,9 @@ def test_the_wheel_serves_the_page_and_its_operations(tmp_path: Path) -> None:
     check = [sys.executable, "-c", "import bff.api.frontend as f; print(f.asset_dir('frontend'))"]
     where = subprocess.run(check, env=env, cwd=tmp_path, capture_output=True, text=True).stdout
     assert where.strip() == str(target / "bff" / "_static" / "frontend")
+    check = [sys.executable, "-c", "import bff.config as c; print(c.Settings().corpus_path)"]
+    corpus = subprocess.run(check, env=env, cwd=tmp_path, capture_output=True, text=True).stdout
+    assert corpus.strip() == str(target / "bff" / "context" / "demo_corpus")
     with running([*BFF, "serve", "--port", str(port)], ready_url=f"{url}/healthz", env=env,
                  cwd=tmp_path):  # fmt: skip
         assert "js/main.js" in httpx.get(f"{url}/").text
