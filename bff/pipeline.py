@@ -31,16 +31,20 @@ from bff.attempts import (
 )
 from bff.budget import ANONYMOUS, DailyLedger, Ledger, Spend
 from bff.config import Settings
+from bff.context.retriever import Retriever
 from bff.disclosure import public_message
 from bff.exceptions import (
     BFFError,
+    ContextError,
     InputRejectedError,
     OutputError,
+    OutputValidationError,
     RefusalError,
     ToolCallError,
     ToolDepthExceededError,
     TruncatedOutputError,
 )
+from bff.grounding import citation_problems
 from bff.observe.tracing import Span, start_span
 from bff.providers._types import ChatRequest
 from bff.providers.base import Provider
@@ -53,7 +57,6 @@ from bff.run import (
     SAFE_RESPONSE_ROUTE,
     CallingTools,
     Completed,
-    ErrorCode,
     Failed,
     Fallback,
     FallingBack,
@@ -62,11 +65,12 @@ from bff.run import (
     RunMeta,
     RunObserver,
     Started,
+    SuppliedSnippet,
     error_code,
     outcome,
 )
 from bff.structured import CallResult, StructuredCall
-from bff.task_io import Prepared, prepared_input, restored
+from bff.task_io import Prepared, prepared_input, restored, with_context
 from bff.tasks import Task
 from bff.tools import run_tools
 
@@ -88,8 +92,11 @@ class Pipeline:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
         progress_every: float = 0.1,
+        retriever: Retriever | None = None,
     ) -> None:
         self.providers = providers
+        self.retriever = retriever
+        """Where tasks that use context find their snippets; without one they get none."""
         self.settings = settings
         self.board = board or LocalBoard(
             Breakers(threshold=settings.breaker_threshold, cooldown_s=settings.breaker_cooldown_s)
@@ -160,10 +167,10 @@ class Pipeline:
         yield Started(meta.run_id, task.name, routes[0])
         stage = start_span("bff.sanitize", span)
         try:
-            prepared = prepared_input(task, data)
-        except InputRejectedError as exc:
+            prepared = await self._grounded(task, prepared_input(task, data), meta)
+        except (InputRejectedError, ContextError) as exc:
             meta.latency_ms = (self.clock() - started) * 1000
-            yield Failed(ErrorCode.INPUT_REJECTED, public_message(exc), meta)
+            yield Failed(error_code(exc), public_message(exc), meta)
             return
         finally:
             stage.end()
@@ -186,6 +193,17 @@ class Pipeline:
         assert loop.outcome is not None
         for event in _finish(task, prepared, caller, loop.outcome, meta):
             yield event
+
+    async def _grounded(self, task: Task[Any, Any], prepared: Prepared, meta: RunMeta) -> Prepared:
+        """``prepared`` quoting the snippets retrieved for it, for a task that uses context."""
+        if task.context is None:
+            return prepared
+        snippets = []
+        if self.retriever is not None:
+            query = task.context.query(prepared.redacted)
+            snippets = await self.retriever.retrieve(query, self.settings.context_budget)
+        meta.context = [SuppliedSnippet(s.id, s.source, s.title, s.tokens) for s in snippets]
+        return with_context(task, prepared, snippets)
 
 
 def _finish(
@@ -218,6 +236,7 @@ class _TaskCaller:
     ) -> None:
         self._task = task
         self._redactor = prepared.redactor
+        self._supplied = tuple(snippet.id for snippet in prepared.snippets)
         self._meta = meta
         self._pipeline = pipeline
         self._remaining = remaining
@@ -255,6 +274,7 @@ class _TaskCaller:
                 yield event
         result = structured.result
         assert result is not None
+        self._check_citations(result)
         _record(call, result)
         self._last = result
         if result.tool_calls:
@@ -265,6 +285,18 @@ class _TaskCaller:
             self._wanted = min(self._wanted * 2, self._cap)
         self.output = result.output
         call.end = _end(result, error=result.error, final=result.output is not None)
+
+    def _check_citations(self, result: CallResult) -> None:
+        """Turn an output citing what this call did not supply into a validation failure."""
+        use = self._task.context
+        if use is None or result.output is None:
+            return
+        output = result.output
+        problems = citation_problems(
+            use.citations(output), self._supplied, use.needs_citations(output)
+        )
+        if problems:
+            result.output, result.error = None, OutputValidationError(problems)
 
     async def _tool_round(self, call: Call, result: CallResult) -> AsyncGenerator[RunEvent, None]:
         """Run the tools the model asked for; their results go back to it next."""

@@ -17,6 +17,7 @@ from bff.exceptions import (
     BudgetExceededError,
     ContentFilteredError,
     DeadlineExceededError,
+    InputRejectedError,
     OutputError,
     ProviderTimeoutError,
     RateLimitedError,
@@ -52,6 +53,8 @@ SAFE_RESPONSE_ROUTE = "safe-response"
 
 def error_code(error: BFFError) -> ErrorCode:
     """The code a client sees for a run that ended on ``error``."""
+    if isinstance(error, InputRejectedError):
+        return ErrorCode.INPUT_REJECTED
     if isinstance(error, RefusalError | ContentFilteredError):
         return ErrorCode.REFUSED
     if isinstance(error, BudgetExceededError):
@@ -96,6 +99,16 @@ class CallRecord:
     validation_failure: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class SuppliedSnippet:
+    """A retrieved snippet a run's prompt quoted: what a citation of its id names."""
+
+    id: str
+    source: str
+    title: str
+    tokens: int
+
+
 @dataclass(slots=True)
 class RunMeta:
     run_id: str
@@ -115,6 +128,8 @@ class RunMeta:
     budget_refused: str | None = None
     """Which budget refused a call: request_tokens, client_tokens, client_cost or
     budget_store (the shared ledger did not answer)."""
+    context: list[SuppliedSnippet] = field(default_factory=list)
+    """The snippets supplied to the run's calls, best first (tasks that use context)."""
 
 
 @dataclass(frozen=True, slots=True)

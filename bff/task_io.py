@@ -3,11 +3,14 @@ size limits, PII redaction before the provider sees anything, and restoration.""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from bff.context.snippets import Snippet
 from bff.exceptions import InputRejectedError
 from bff.providers._types import Message
 from bff.sanitize import Redactor, clean_text, map_strings, strings
@@ -65,6 +68,8 @@ class Prepared:
     redacted: BaseModel
     redactor: Redactor
     messages: tuple[Message, ...]
+    snippets: tuple[Snippet, ...] = ()
+    """The snippets the messages quote (as retrieved; the messages carry them redacted)."""
 
 
 def prepared_input(task: Task[Any, Any], data: BaseModel) -> Prepared:
@@ -73,11 +78,23 @@ def prepared_input(task: Task[Any, Any], data: BaseModel) -> Prepared:
     data = checked_input(task, data)
     redactor = Redactor()
     redacted = redacted_input(task, data, redactor)
-    messages = task.messages(redacted)
+    return Prepared(data, redacted, redactor, _within_limit(task, task.messages(redacted)))
+
+
+def with_context(task: Task[Any, Any], prepared: Prepared, snippets: Sequence[Snippet]) -> Prepared:
+    """``prepared`` with its messages quoting ``snippets``, their PII redacted like the
+    input's (the same placeholders); raises InputRejectedError over max_input_tokens."""
+    redact = prepared.redactor.redact
+    quoted = [dataclasses.replace(s, title=redact(s.title), text=redact(s.text)) for s in snippets]
+    messages = _within_limit(task, task.messages(prepared.redacted, quoted))
+    return dataclasses.replace(prepared, messages=messages, snippets=tuple(snippets))
+
+
+def _within_limit(task: Task[Any, Any], messages: tuple[Message, ...]) -> tuple[Message, ...]:
     prompt_tokens = sum(estimate_tokens(m.content or "") for m in messages)
     if prompt_tokens > task.max_input_tokens:
         limit = task.max_input_tokens
         raise InputRejectedError(
             f"the prompt is about {prompt_tokens} tokens; max_input_tokens is {limit}"
         )
-    return Prepared(data, redacted, redactor, messages)
+    return messages

@@ -10,14 +10,16 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from bff.context.snippets import Snippet
 from bff.exceptions import ConfigError
+from bff.grounding import GROUNDING_RULES, neutralised, quoted_context
 from bff.providers._types import OUTPUT_MODES, Message, OutputMode, OutputSpec
 from bff.routes import parse_route
 from bff.streaming.schema import Node, compile_model
@@ -35,6 +37,21 @@ def _default_prompt(data: BaseModel) -> str:
         if isinstance(value, str):
             return value
     return json.dumps(fields, ensure_ascii=False)
+
+
+def _always(output: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class ContextUse(Generic[InputT, OutputT]):
+    """How a task uses retrieved context (docs/context.md): the query its (redacted)
+    input makes, the snippet ids its output cites, and whether an output must cite one.
+    Every cited id is checked against the snippets supplied to that call."""
+
+    query: Callable[[InputT], str]
+    citations: Callable[[OutputT], Sequence[str]]
+    needs_citations: Callable[[OutputT], bool] = _always
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +85,8 @@ class Task(Generic[InputT, OutputT]):
     """Functions the model may call before it answers (json_schema and json_object modes)."""
     max_tool_depth: int = 3
     """Most rounds of tool calls in one run; asking for one more ends it."""
+    context: ContextUse[InputT, OutputT] | None = None
+    """Retrieve snippets for each call and check the output's citations of them."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -116,13 +135,17 @@ class Task(Generic[InputT, OutputT]):
     def tool_map(self) -> dict[str, Tool[Any]]:
         return {tool.name: tool for tool in self.tools}
 
-    def messages(self, data: InputT) -> tuple[Message, ...]:
-        """The conversation for one input: the system prompt, then the rendered input."""
-        system = self.system_prompt
+    def messages(self, data: InputT, snippets: Sequence[Snippet] = ()) -> tuple[Message, ...]:
+        """The conversation for one input: the system prompt, then the rendered input
+        (after the quoted snippets, for a task that uses context)."""
+        system, prompt = self.system_prompt, self.prompt(data)
+        if self.context is not None:
+            system += f"\n\n{GROUNDING_RULES}"
+            prompt = f"{quoted_context(snippets)}\n\nQuestion:\n{neutralised(prompt)}"
         if self.output_mode == "json_object":
             schema = json.dumps(self.json_schema, separators=(",", ":"))
             system += f"\n\nAnswer with one JSON object that matches this JSON schema:\n{schema}"
-        return (Message("system", system), Message("user", self.prompt(data)))
+        return (Message("system", system), Message("user", prompt))
 
 
 class TaskRegistry:

@@ -22,7 +22,7 @@ def test_healthz_over_http() -> None:
             "version": "0.1.0",
             "model": "demo/heuristic",
             "fallbackModels": ["demo/other"],
-            "tasks": ["extractActionPlan", "summarizeTicket", "briefCountry"],
+            "tasks": ["extractActionPlan", "summarizeTicket", "briefCountry", "answerFromDocs"],
         }
         assert httpx.post(f"{server.url}/healthz").status_code == 405
         assert httpx.get(f"{server.url}/nope").status_code == 404

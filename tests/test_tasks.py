@@ -15,8 +15,13 @@ from bff.tasks import Task, TaskRegistry, load_tasks
 
 def test_reference_tasks() -> None:
     tasks = reference_tasks()
-    assert [t.name for t in tasks] == ["extractActionPlan", "summarizeTicket", "briefCountry"]
-    assert "extractActionPlan" in tasks and len(tasks) == 3
+    assert [t.name for t in tasks] == [
+        "extractActionPlan",
+        "summarizeTicket",
+        "briefCountry",
+        "answerFromDocs",
+    ]
+    assert "extractActionPlan" in tasks and len(tasks) == 4
     assert tasks.get("nope") is None
 
 

@@ -32,7 +32,7 @@ _SCALARS: tuple[type, ...] = (
 RESERVED = frozenset(
     """Query Mutation Subscription RunMeta TaskError TaskErrorCode FallbackKind AttemptError
     RunStarted RunProgress RunRetrying RunToolCalls RunFallingBack TaskInfo Health JSON
-    BreakerStatus BreakerState RedactionCount ModelRoute TaskDrift""".split()
+    BreakerStatus BreakerState RedactionCount ModelRoute TaskDrift CitedSnippet""".split()
 )
 
 

@@ -24,6 +24,7 @@ from bff.pipeline import Pipeline
 from bff.providers.registry import ProviderRegistry
 from bff.ratelimit import ClientGate, Gate
 from bff.resilience.breaker import Board, Breakers, LocalBoard
+from bff.retrieval import CorpusRetriever
 from bff.routes import parse_route
 from bff.shared.breakers import SharedBoard
 from bff.shared.budget import SharedLedger
@@ -81,12 +82,14 @@ class Runtime:
             self.observability.metrics.gauge(partial(_redis_metrics, self.link))
         self.authenticator = Authenticator(settings)
         ledger = daily_ledger(settings, self.link, self.authenticator.daily)
+        self.retriever = CorpusRetriever(settings)
         self.pipeline = Pipeline(
             self.registry.get,
             settings,
             board=board,
             ledger=ledger,
             observer=self.observability,
+            retriever=self.retriever,
         )
         self.gate: Gate = ClientGate()
         if self.link is not None:
@@ -138,6 +141,7 @@ class Runtime:
     async def aclose(self) -> None:
         await self.chat_streams.aclose()  # ends the runs, before their providers close
         await self.registry.aclose()
+        self.retriever.close()
         if self.shared_drift is not None:
             await self.shared_drift.aclose()
         if self.link is not None:

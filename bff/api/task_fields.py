@@ -23,7 +23,7 @@ from bff.api.generate import TypeFactory, input_to_python
 from bff.api.runtime import Services, principal, services
 from bff.disclosure import client_message
 from bff.exceptions import ClientLimitError
-from bff.tasks import Task
+from bff.tasks import ContextUse, Task
 from bff.vocabulary import format_errors
 
 _INFO = inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=strawberry.Info)
@@ -79,6 +79,11 @@ class TaskFields:
         cls = type(f"{model.__name__}Result", (), {"__module__": __name__})
         cls.__annotations__ = {field: factory.output(model), "meta": gql.RunMeta}
         setattr(cls, field, strawberry.field(description=f"The validated {model.__name__}."))
+        if self.task.context is not None:
+            cls.__annotations__["cited_snippets"] = list[gql.CitedSnippet]
+            cls.cited_snippets = strawberry.field(  # type: ignore[attr-defined]
+                description="The snippets the answer cites, in its order, to show as sources."
+            )
         return strawberry.type(
             cls,
             name=f"{model.__name__}Result",
@@ -88,7 +93,10 @@ class TaskFields:
     def outcome(self, outcome: run.RunOutcome, *, detailed: bool) -> Any:
         meta = gql.RunMeta.of(outcome.meta, detailed=detailed)
         if isinstance(outcome, run.Completed):
-            return self.result(**{self.field: outcome.output, "meta": meta})
+            fields = {self.field: outcome.output, "meta": meta}
+            if self.task.context is not None:
+                fields["cited_snippets"] = _cited(self.task.context, outcome)
+            return self.result(**fields)
         message = client_message(outcome.code, outcome.message, detailed=detailed)
         return gql.TaskError(code=outcome.code, message=message, meta=meta)
 
@@ -170,6 +178,13 @@ async def _next_within_drain(
         return await anext(events)
     async with found.drain.limit():
         return await anext(events)
+
+
+def _cited(use: ContextUse[Any, Any], outcome: run.Completed) -> list[gql.CitedSnippet]:
+    """The supplied snippets the output cites, in the order it cites them."""
+    supplied = {snippet.id: snippet for snippet in outcome.meta.context}
+    cited = (supplied[id_] for id_ in dict.fromkeys(use.citations(outcome.output)))
+    return [gql.CitedSnippet(id=s.id, title=s.title, source=s.source) for s in cited]
 
 
 def _limited(task: Task[Any, Any], error: ClientLimitError) -> gql.TaskError:

@@ -39,6 +39,13 @@ class RedactionCount:
     count: int
 
 
+@strawberry.type(description="A snippet of the corpus an answer cites.")
+class CitedSnippet:
+    id: str = strawberry.field(description="The snippet's id, as the answer cites it.")
+    title: str = strawberry.field(description="The chain of headings above it in its file.")
+    source: str = strawberry.field(description="Its file, relative to the corpus folder.")
+
+
 @strawberry.type(description="How a run went.")
 class RunMeta:
     run_id: strawberry.ID
@@ -57,6 +64,12 @@ class RunMeta:
     redactions: list[RedactionCount] = strawberry.field(
         description="PII redacted from the input before it left for a provider."
     )
+    context_snippets: list[str] = strawberry.field(
+        description="The ids of the corpus snippets supplied to the model, best first."
+    )
+    context_tokens: int = strawberry.field(
+        description="The tokens those snippets cost in the prompt (an estimate)."
+    )
 
     @classmethod
     def of(cls, meta: run.RunMeta, *, detailed: bool = True) -> RunMeta:
@@ -71,6 +84,8 @@ class RunMeta:
             latency_ms=round(meta.latency_ms, 3),
             cost_usd=round(meta.cost_usd, 8),
             tool_calls=meta.tool_calls,
+            context_snippets=[snippet.id for snippet in meta.context],
+            context_tokens=sum(snippet.tokens for snippet in meta.context),
             redactions=[
                 RedactionCount(kind=k, count=n) for k, n in sorted(meta.redactions.items())
             ],

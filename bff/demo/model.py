@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from bff.demo.action_plan import extract_action_plan
 from bff.demo.chat import chat_reply
 from bff.demo.countries import brief_country, country_query
+from bff.demo.docs import answer_from_docs
 from bff.demo.ticket import summarize_ticket
 from bff.providers._types import OutputSpec, ToolSpec
 
@@ -18,6 +19,7 @@ HEURISTICS: dict[str, Callable[[str, Sequence[str]], BaseModel]] = {
     "ActionPlan": lambda text, _: extract_action_plan(text),
     "TicketSummary": lambda text, _: summarize_ticket(text),
     "CountryBrief": brief_country,
+    "DocsAnswer": lambda text, _: answer_from_docs(text),
 }
 TOOL_HEURISTICS: dict[str, Callable[[str], BaseModel]] = {"lookup_country": country_query}
 

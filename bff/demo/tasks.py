@@ -6,8 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bff.demo.action_plan import ActionPlan, extract_action_plan
 from bff.demo.countries import LOOKUP_COUNTRY, CountryBrief, brief_country
+from bff.demo.docs import DocsAnswer, DocsQuestion, not_found
 from bff.demo.ticket import TicketSummary, summarize_ticket
-from bff.tasks import Task, TaskRegistry
+from bff.tasks import ContextUse, Task, TaskRegistry
 
 MAX_TEXT = 20_000
 
@@ -67,6 +68,28 @@ BRIEF_COUNTRY: Task[TextInput, CountryBrief] = Task(
     result_field="brief",
 )
 
+ANSWER_FROM_DOCS: Task[DocsQuestion, DocsAnswer] = Task(
+    name="answerFromDocs",
+    description="Answer a question from the documents, citing the snippets the answer rests on.",
+    input_model=DocsQuestion,
+    output_model=DocsAnswer,
+    system_prompt=(
+        "You answer questions about a product from its documentation, using only the "
+        "snippets quoted in the user's message. Answer in at most three sentences and cite "
+        "the id of every snippet the answer rests on. When the snippets do not answer the "
+        "question, say so: set found to false, cite nothing, and do not guess."
+    ),
+    prompt=lambda data: data.question,
+    max_tokens=500,
+    safe_response=not_found,
+    restore_pii=True,  # the corpus's own addresses, redacted on the way out, come back
+    context=ContextUse(
+        query=lambda data: data.question,
+        citations=lambda output: output.citations,
+        needs_citations=lambda output: output.found,
+    ),
+)
+
 
 def reference_tasks() -> TaskRegistry:
-    return TaskRegistry([EXTRACT_ACTION_PLAN, SUMMARIZE_TICKET, BRIEF_COUNTRY])
+    return TaskRegistry([EXTRACT_ACTION_PLAN, SUMMARIZE_TICKET, BRIEF_COUNTRY, ANSWER_FROM_DOCS])

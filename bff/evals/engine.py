@@ -19,6 +19,7 @@ from bff.config import Settings, load_settings
 from bff.exceptions import ConfigError
 from bff.pipeline import Pipeline
 from bff.providers.registry import ProviderRegistry
+from bff.retrieval import CorpusRetriever
 from bff.tasks import Task
 
 
@@ -47,13 +48,16 @@ def forced(task: Task[Any, Any], route: str, *, safe_response: bool = False) -> 
 async def eval_pipeline(settings: Settings) -> AsyncIterator[Pipeline]:
     """A pipeline over the configured providers, closed with them on exit."""
     registry = ProviderRegistry(settings)
+    retriever = CorpusRetriever(settings)
     pipeline = Pipeline(
         registry.get,
         settings,
         board=breaker_board(settings, None),
         ledger=daily_ledger(settings, None, {}),
+        retriever=retriever,
     )
     try:
         yield pipeline
     finally:
         await registry.aclose()
+        retriever.close()

@@ -179,7 +179,7 @@ def test_tasks_and_health_queries(bff: BffFactory) -> None:
     server = bff(fallback_models=["demo/heuristic"])
     data = httpx.post(f"{server.url}/graphql", json={"query": operation("Tasks")}).json()["data"]
     names = [t["name"] for t in data["tasks"]]
-    assert names == ["extractActionPlan", "summarizeTicket", "briefCountry"]
+    assert names == ["extractActionPlan", "summarizeTicket", "briefCountry", "answerFromDocs"]
     assert data["tasks"][0]["outputSchema"]["title"] == "ActionPlan"
     assert data["tasks"][0]["inputSchema"]["required"] == ["text"]
     # GET is fine for queries

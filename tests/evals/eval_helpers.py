@@ -12,11 +12,20 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from bff.cli import main
+from bff.demo.tasks import reference_tasks
 from bff.evals.run_file import RunFile, load_run
 from bff.tasks import Task, TaskRegistry
 from bff.testing.server import SimulatorServer
 
 ROUTE = "sim/gpt-4o"
+AWAITING_DATASETS = frozenset({"answerFromDocs"})
+"""Reference tasks whose golden dataset, scoring spec and baseline are still to come
+(issue 18); ``test_only_the_tasks_awaiting_datasets_have_none`` keeps this honest."""
+
+
+def evaluated_tasks() -> list[Task[Any, Any]]:
+    """The reference tasks the eval gate covers (``EVAL_TASKS`` in the Makefile)."""
+    return [task for task in reference_tasks() if task.name not in AWAITING_DATASETS]
 
 
 def clear_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bff.demo.tasks import reference_tasks
 from bff.evals.run_file import load_run, schema_sha256
+from tests.evals.eval_helpers import evaluated_tasks
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
-TASKS = {task.name: task for task in reference_tasks()}
+TASKS = {task.name: task for task in evaluated_tasks()}
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

@@ -34,7 +34,8 @@ def test_unknown_task_lists_the_known_ones_in_a_real_process() -> None:
     )  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == (
-        "bff eval: unknown task 'nope' (known: extractActionPlan, summarizeTicket, briefCountry)\n"
+        "bff eval: unknown task 'nope' (known: extractActionPlan, summarizeTicket, "
+        "briefCountry, answerFromDocs)\n"
     )
 
 

@@ -18,6 +18,7 @@ from bff.exceptions import InputRejectedError
 from bff.run import ErrorCode
 from bff.sanitize import Redactor
 from bff.task_io import checked_input
+from tests.evals.eval_helpers import AWAITING_DATASETS, evaluated_tasks
 
 GOOD = {"id": "a", "input": {"text": "Call Bob today."}, "expected": {"actions": []}}
 FAMILIES = ("easy", "hard", "long", "pii", "injection", "markup", "empty", "error")
@@ -140,8 +141,13 @@ def test_a_good_file_loads_with_its_hash_lines_and_error_codes(tmp_path: Path) -
     assert third.expected is ErrorCode.REFUSED
 
 
+def test_only_the_tasks_awaiting_datasets_have_none() -> None:
+    missing = {t.name for t in reference_tasks() if not default_dataset(t.name).is_file()}
+    assert missing == AWAITING_DATASETS
+
+
 def test_the_default_dataset_is_the_repository_s_else_the_current_directory_s() -> None:
-    for task in reference_tasks():
+    for task in evaluated_tasks():
         path = default_dataset(task.name)
         assert path.is_absolute() and path.is_file() and path.name == f"{task.name}.jsonl"
     assert default_dataset("myOwnTask") == Path("evals/myOwnTask.jsonl")
@@ -149,7 +155,7 @@ def test_the_default_dataset_is_the_repository_s_else_the_current_directory_s() 
 
 # --- the committed datasets ------------------------------------------------------------
 
-DATASETS = {task.name: load_dataset(task, default_dataset(task.name)) for task in reference_tasks()}
+DATASETS = {task.name: load_dataset(task, default_dataset(task.name)) for task in evaluated_tasks()}
 
 
 def _cases() -> list[tuple[str, Case]]:

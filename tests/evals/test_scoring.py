@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from bff.demo.action_plan import ActionPlan, UserAction
 from bff.demo.countries import CountryBrief
-from bff.demo.tasks import reference_tasks
 from bff.demo.ticket import Category, Sentiment, TicketSummary
 from bff.evals.scoring import (
     REFERENCE_SPECS,
@@ -28,6 +27,7 @@ from bff.evals.scoring import (
     unknown_paths,
 )
 from bff.run import ErrorCode
+from tests.evals.eval_helpers import evaluated_tasks
 
 PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 WORDS = st.sampled_from(["call", "send", "the", "report", "Größe", "café", "bob", "today", ""])
@@ -295,7 +295,7 @@ def test_expected_errors_score_only_the_right_code() -> None:
 
 
 def test_the_reference_specs_name_real_fields() -> None:
-    tasks = {task.name: task for task in reference_tasks()}
+    tasks = {task.name: task for task in evaluated_tasks()}
     assert set(REFERENCE_SPECS) == set(tasks)
     for name, spec in REFERENCE_SPECS.items():
         assert unknown_paths(tasks[name].output_model, spec) == []
