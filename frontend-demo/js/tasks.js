@@ -1,6 +1,7 @@
 // The structured panel: one form per task, run through the task's subscription.
 import { announce, clear, el, humanize } from "./dom.js";
 import { subscribe } from "./graphql.js";
+import { DOCS_TASK, SAMPLE_QUESTION, renderDocsAnswer } from "./docs.js";
 import { renderMeta, renderValue } from "./render.js";
 
 const SAMPLES = {
@@ -9,7 +10,11 @@ const SAMPLES = {
   summarizeTicket:
     "I was charged twice for my subscription this month and I can't log in to get a refund. Please fix this today!",
   briefCountry: "What currency do they use in Japan, and what is the capital?",
+  [DOCS_TASK]: SAMPLE_QUESTION,
 };
+
+// Results with a view of their own, by type; any other is drawn as tables and cards.
+const VIEWS = { DocsAnswerResult: renderDocsAnswer };
 
 function inputFields(task) {
   const schema = task.inputSchema || {};
@@ -41,7 +46,7 @@ export function taskPanel(task, operation, errorText) {
         : field.kind === "integer" || field.kind === "number"
           ? el("input", { type: "number", id: controlId, name: field.name, required: field.required })
           : el("textarea", { id: controlId, name: field.name, rows: 3, required: field.required });
-      if (field.kind === "string" && field.name === "text") control.value = SAMPLES[task.name] || "";
+      if (field.kind === "string" && (field.name === "text" || field.name === "question")) control.value = SAMPLES[task.name] || "";
       controls.set(field.name, control);
       return [el("label", { for: controlId }, field.label), control];
     }),
@@ -135,9 +140,11 @@ export function taskPanel(task, operation, errorText) {
         break;
       }
       default: {
-        // The validated result: everything but the run metadata.
+        // The validated result: everything but the run metadata, then the metadata.
+        const view = VIEWS[event.__typename];
         const data = Object.entries(event).filter(([key]) => key !== "__typename" && key !== "meta");
-        clear(resultNode, ...data.map(([key, value]) => renderValue(value, humanize(key))), renderMeta(event.meta));
+        clear(resultNode, ...(view ? view(event)
+          : [...data.map(([key, value]) => renderValue(value, humanize(key))), renderMeta(event.meta)]));
         resultNode.setAttribute("data-typename", event.__typename);
         counter.textContent = "Validated.";
         announce(`${task.name}: validated result ready.`);
