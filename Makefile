@@ -55,7 +55,7 @@ bench: $(VENV)/.installed-bench $(PEERS)/.installed system-packages
 # The eval gate (docs/evals.md): every reference task on the demo model, its committed
 # dataset, compared with its committed baseline; fails on a regression. Runs, summaries and
 # reports land in evals/runs/.
-EVAL_TASKS := extractActionPlan summarizeTicket briefCountry
+EVAL_TASKS := extractActionPlan summarizeTicket briefCountry answerFromDocs
 EVAL_ENV := BFF_DEMO_CHUNK_DELAY_S=0 BFF_DEMO_FAULT_RATE=0
 EVAL_RUN = $(EVAL_ENV) $(BIN)/bff eval $$task --route demo/heuristic --concurrency 8
 

@@ -7,7 +7,8 @@ the weighted mean of its fields; a list pairs its items with the best assignment
 (the Hungarian algorithm) and scores the F1 of soft precision and soft recall.
 A ``ScoringSpec`` changes the weight, the tolerance or the kind of any field by
 its dotted path: ``"actions"``, ``"actions.priority"`` (a field of the list's
-items), ``"headline"``.
+items), ``"headline"``. The ``citations`` kind scores a list of snippet ids by its
+citation precision against the expected source paths (``bff.evals.citations``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from bff.evals.citations import citation_precision_recall
 from bff.run import ErrorCode
 
-Kind = Literal["auto", "exact", "f1", "ignore"]
+Kind = Literal["auto", "citations", "exact", "f1", "ignore"]
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -33,7 +35,8 @@ _WORD = re.compile(r"[^\W_]+")
 class FieldRule:
     """How one field is scored: its weight in its model's mean, the tolerance for
     numbers (``|a - b| <= tolerance`` scores 1), and the kind of comparison
-    (``auto``: from the field's type; ``ignore``: not scored at all)."""
+    (``auto``: from the field's type; ``citations``: a list of snippet ids scored by
+    its citation precision against the expected sources; ``ignore``: not scored at all)."""
 
     weight: float = 1.0
     tolerance: float | None = None
@@ -109,6 +112,16 @@ REFERENCE_SPECS: dict[str, ScoringSpec] = {
             "currency": FieldRule(weight=1.0, kind="exact"),
             "calling_code": FieldRule(weight=1.0, kind="exact"),
             "summary": FieldRule(weight=0.5, kind="f1"),
+        }
+    ),
+    # An answer from the handbook: whether it found one, and whether its citations come
+    # from the pages that hold the answer (citation precision), weigh most; the wording
+    # of the answer is scored by its words and matters less.
+    "answerFromDocs": ScoringSpec(
+        {
+            "answer": FieldRule(weight=0.5, kind="f1"),
+            "citations": FieldRule(weight=1.5, kind="citations"),
+            "found": FieldRule(weight=1.5, kind="exact"),
         }
     ),
 }
@@ -228,6 +241,8 @@ def _value_score(
     if isinstance(expected, list | tuple):
         if not isinstance(got, list | tuple):
             return 0.0
+        if rule.kind == "citations":
+            return _citation_score(expected, got, path, found)
         item = _item_annotation(annotation)
         return _list_score(item, expected, got, path, rule, spec, found)
     return _scalar_score(annotation, expected, got, rule)
@@ -293,6 +308,18 @@ def _list_score(
         score = ListScore(precision, recall, _f1(precision, recall))
     found.lists[path] = score
     return score.f1
+
+
+def _citation_score(
+    expected: Sequence[Any], got: Sequence[Any], path: str, found: _Scores
+) -> float:
+    """Citation precision (the field's score), with the recall of the expected sources
+    and their F1 reported as the list's figures."""
+    precision, recall = citation_precision_recall(
+        [str(item) for item in expected], [str(item) for item in got]
+    )
+    found.lists[path] = ListScore(precision, recall, _f1(precision, recall))
+    return precision
 
 
 def _words(text: str) -> Counter[str]:

@@ -18,6 +18,7 @@ from bff.exceptions import InputRejectedError
 from bff.run import ErrorCode
 from bff.sanitize import Redactor
 from bff.task_io import checked_input
+from bff.tasks import Task
 from tests.evals.eval_helpers import AWAITING_DATASETS, evaluated_tasks
 
 GOOD = {"id": "a", "input": {"text": "Call Bob today."}, "expected": {"actions": []}}
@@ -162,6 +163,21 @@ def _cases() -> list[tuple[str, Case]]:
     return [(name, case) for name, dataset in DATASETS.items() for case in dataset.cases]
 
 
+def _text(case: Case) -> str:
+    """The case's input text: every reference task takes one string (``text``,
+    ``question``)."""
+    (value,) = case.input.model_dump().values()
+    assert isinstance(value, str)
+    return value
+
+
+def _longest_input(task: Task[Any, Any]) -> int:
+    """The longest text the task takes: its input limit, or its input field's own cap."""
+    (field,) = task.input_model.model_fields.values()
+    caps = [m.max_length for m in field.metadata if getattr(m, "max_length", None)]
+    return min([task.max_input_chars, *caps])
+
+
 @pytest.mark.parametrize("dataset", DATASETS.values(), ids=list(DATASETS))
 def test_each_committed_dataset_is_large_and_covers_the_spread(dataset: Dataset) -> None:
     assert len(dataset.cases) >= 50
@@ -170,8 +186,9 @@ def test_each_committed_dataset_is_large_and_covers_the_spread(dataset: Dataset)
     assert set(FAMILIES + LANGUAGES) <= tags
     codes = {case.expected for case in dataset.cases if isinstance(case.expected, ErrorCode)}
     assert {ErrorCode.INPUT_REJECTED, ErrorCode.REFUSED} <= codes
-    longest = max(len(case.input.text) for case in dataset.cases)  # type: ignore[attr-defined]
-    assert longest > 0.85 * EXTRACT_ACTION_PLAN.max_input_chars
+    longest = max(len(_text(case)) for case in dataset.cases)
+    task = {t.name: t for t in reference_tasks()}[dataset.task]
+    assert longest > 0.85 * _longest_input(task)
 
 
 @pytest.mark.parametrize(("task", "case"), _cases(), ids=lambda v: getattr(v, "id", v))
@@ -193,7 +210,7 @@ def _pii(text: str) -> list[str]:
 
 @pytest.mark.parametrize(("task", "case"), _cases(), ids=lambda v: getattr(v, "id", v))
 def test_pii_is_tagged_and_never_expected_back(task: str, case: Case) -> None:
-    values = _pii(case.input.text)  # type: ignore[attr-defined]
+    values = _pii(_text(case))
     assert bool(values) == ("pii" in case.tags)
     if values and not isinstance(case.expected, ErrorCode):
         dumped = [

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from bff.demo.action_plan import ActionPlan, UserAction
 from bff.demo.countries import CountryBrief
+from bff.demo.docs import DocsAnswer
 from bff.demo.ticket import Category, Sentiment, TicketSummary
 from bff.evals.scoring import (
     REFERENCE_SPECS,
@@ -74,6 +75,13 @@ BRIEFS = st.builds(
     calling_code=st.none() | st.sampled_from(["+254", "+81"]),
     summary=TEXT.map(lambda t: _fit(t, 1, 200)),
 )
+CITATIONS = st.sampled_from(["a.md", "a.md#1-00aa", "a.md#2-11bb", "b/c.md#1-22cc", "d.md"])
+ANSWERS = st.builds(
+    DocsAnswer,
+    answer=TEXT,
+    citations=st.lists(CITATIONS, max_size=5),
+    found=st.booleans(),
+)
 INNERS = st.builds(
     Inner,
     label=st.sampled_from(["low", "high"]),
@@ -91,6 +99,7 @@ MODELS: list[tuple[type[BaseModel], st.SearchStrategy[Any]]] = [
     (ActionPlan, PLANS),
     (TicketSummary, TICKETS),
     (CountryBrief, BRIEFS),
+    (DocsAnswer, ANSWERS),
     (Outer, OUTERS),
 ]
 PAIRS = st.one_of(*(st.tuples(st.just(model), values, values) for model, values in MODELS))
