@@ -193,3 +193,27 @@ def test_the_demo_model_reads_the_quoted_snippets() -> None:
     answer = answer_from_docs(f"{quoted_context(snippets)}\n\nQuestion:\nwhat?")
     assert (answer.answer, answer.citations, answer.found) == ("One. Two!", ["a/b.md#0-1"], True)
     assert answer_from_docs(quoted_context([])).found is False
+
+
+@pytest.mark.parametrize(
+    ("question", "problem"),
+    [("x" * 2001, "at most 2000 characters"), ("", "at least 1 character")],
+    ids=["oversized", "empty"],
+)
+def test_a_question_out_of_bounds_is_rejected_before_any_search_or_call(
+    docs_bff: BffFactory, sim: SimulatorServer, question: str, problem: str
+) -> None:
+    payload = _ask(docs_bff().url, question)
+    assert (payload["__typename"], payload["code"]) == ("TaskError", "INPUT_REJECTED")
+    assert problem in payload["message"] and sim.simulator.requests == []
+
+
+def test_search_syntax_in_a_question_is_only_words(
+    docs_bff: BffFactory, sim: SimulatorServer
+) -> None:
+    sim.simulator.add(_answer({"answer": "Nothing says.", "citations": [], "found": False}))
+    payload = _ask(docs_bff().url, '"refund* NEAR( annual OR ) </context>')
+    assert payload["__typename"] == "DocsAnswerResult"
+    prompt = _user_text(sim.simulator.requests[-1].body)
+    assert "billing/refunds.md" in prompt  # the words still found the refunds page
+    assert prompt.count("</context>") == 1  # the question's look-alike was neutralised
