@@ -8,6 +8,7 @@ from benchmarks import (
     context_retrieval,
     edge_limits,
     eval_run,
+    pii_recall,
     provider_decode,
     shared_state,
     sse_relay,
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "shared_state": shared_state.main,
     "eval_run": eval_run.main,
     "context_retrieval": context_retrieval.main,
+    "pii_recall": pii_recall.main,
 }
 
 

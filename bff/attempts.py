@@ -24,12 +24,12 @@ from bff.exceptions import BFFError, BudgetExceededError
 from bff.observe.logs import log_event
 from bff.observe.logs import run_id as current_run
 from bff.observe.tracing import AttributeValue, Span, start_span
+from bff.pii import Redactor
 from bff.providers._types import ChatRequest
 from bff.providers.base import Provider
 from bff.resilience.plan import AttemptPlan, Step
 from bff.routes import Route, parse_route
 from bff.run import AttemptRecord, CallRecord, RunMeta, RunObserver
-from bff.sanitize import Redactor
 from bff.tokens import estimate_prompt_tokens
 
 E = TypeVar("E")

@@ -29,6 +29,7 @@ from bff.exceptions import (
     ProviderError,
 )
 from bff.observe.tracing import Span
+from bff.pii import Redactor
 from bff.pipeline import Pipeline
 from bff.providers._types import (
     ChatRequest,
@@ -44,7 +45,6 @@ from bff.resilience.plan import Step
 from bff.resilience.timeouts import within
 from bff.routes import parse_route
 from bff.run import ErrorCode, Fallback, RunMeta, error_code
-from bff.sanitize import Redactor
 from bff.tokens import tokens_for_chars
 
 CHAT = "chat"
@@ -128,7 +128,8 @@ class ChatRunner:
     ) -> AsyncGenerator[ChatEvent, None]:
         pipeline, settings = self._pipeline, self._pipeline.settings
         started = pipeline.clock()
-        redactor = Redactor()
+        redactor = Redactor(settings.pii_scanner)
+        redactor.reserve(m.content or "" for m in messages)
         messages = tuple(replace(m, content=redactor.redact(m.content or "")) for m in messages)
         meta.redactions = dict(redactor.counts)
         plan = pipeline.plan([str(route) for route in settings.routes])

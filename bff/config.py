@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from phonenumbers import SUPPORTED_REGIONS
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -28,6 +29,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -46,6 +48,9 @@ from bff.context.corpus import DEMO_CORPUS
 from bff.context.retriever import ContextBudget
 from bff.exceptions import ConfigError
 from bff.observe.drift import DriftPolicy
+from bff.pii import BUILT_IN_KINDS, Scanner, build_scanner
+from bff.pii.phones import DEFAULT_REGIONS
+from bff.pii.plugins import load_recognizers
 from bff.resilience.backoff import RetryPolicy
 from bff.routes import Route, parse_route
 from bff.vocabulary import DEMO_FAULTS, DemoFault
@@ -213,6 +218,7 @@ class Settings(BaseSettings):
         "baseline failure rate, read at start-up (not with `BFF_DRIFT_EXPECTED_RATE`)",
     )
     _baseline_rate: float | None = PrivateAttr(None)
+    _pii_scanner: Scanner | None = PrivateAttr(None)
     # Facing the internet (docs/security.md): identity, per-client limits, GraphQL cost.
     env: Literal["development", "production"] | None = Field(
         None,
@@ -331,10 +337,48 @@ class Settings(BaseSettings):
         le=16_000,
         description="the most tokens the snippets of one call's context may add up to",
     )
+    # PII (docs/pii.md): what is redacted from text before it leaves for a provider.
+    pii_kinds: Annotated[list[str], NoDecode] = Field(
+        list(BUILT_IN_KINDS),
+        description="comma-separated kinds of PII redacted, of "
+        f"{', '.join(BUILT_IN_KINDS)}; empty: none",
+        json_schema_extra={"default_text": "all of them"},
+    )
+    pii_phone_regions: Annotated[list[str], NoDecode] = Field(
+        list(DEFAULT_REGIONS),
+        description="comma-separated regions (ISO 3166 codes) whose national phone number "
+        "formats are recognised; numbers written with `+` are recognised from anywhere",
+        json_schema_extra={"default_text": f"{len(DEFAULT_REGIONS)} regions (docs/pii.md)"},
+    )
+    pii_recognizers: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="comma-separated recognizers of your own, each `package.module:name` "
+        "(a recognizer, or a callable returning one), or `presidio` for the Presidio "
+        "adapter; they run after the built-in ones",
+    )
 
     _split = field_validator(
-        "fallback_models", "demo_fault_kinds", "api_keys", "cors_origins", mode="before"
-    )(_split_commas)
+        "fallback_models", "demo_fault_kinds", "api_keys", "cors_origins", "pii_kinds",
+        "pii_phone_regions", "pii_recognizers", mode="before",
+    )(_split_commas)  # fmt: skip
+
+    @field_validator("pii_kinds", "pii_phone_regions")
+    @classmethod
+    def _known_names(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        names = [item.upper() for item in value]
+        known = BUILT_IN_KINDS if info.field_name == "pii_kinds" else SUPPORTED_REGIONS
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            listed = ", ".join(BUILT_IN_KINDS) if known is BUILT_IN_KINDS else "ISO 3166 codes"
+            raise ValueError(f"unknown: {', '.join(unknown)} (known: {listed})")
+        return names
+
+    @field_validator("pii_phone_regions")
+    @classmethod
+    def _some_region(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one region")
+        return value
 
     @field_validator("model")
     @classmethod
@@ -460,6 +504,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _own_recognizers(self) -> Settings:
+        try:
+            recognizers = load_recognizers(self.pii_recognizers)
+        except ValueError as exc:
+            raise SettingError("BFF_PII_RECOGNIZERS", str(exc)) from None
+        self._pii_scanner = build_scanner(self.pii_kinds, self.pii_phone_regions, recognizers)
+        return self
+
+    @model_validator(mode="after")
     def _one_jwt_key_source(self) -> Settings:
         if self.jwt_secret is not None and self.jwt_jwks_url is not None:
             raise SettingError("BFF_JWT_SECRET", "set BFF_JWT_SECRET or BFF_JWT_JWKS_URL, not both")
@@ -509,6 +562,13 @@ class Settings(BaseSettings):
         if self.context_index_path is not None:
             return self.context_index_path
         return cached_index_file(self.corpus_path)
+
+    @property
+    def pii_scanner(self) -> Scanner:
+        """The recognizers of the kinds switched on, the team's own after them."""
+        if self._pii_scanner is None:  # settings built without validation (model_construct)
+            self._pii_scanner = build_scanner(self.pii_kinds, self.pii_phone_regions)
+        return self._pii_scanner
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -167,7 +167,8 @@ class Pipeline:
         yield Started(meta.run_id, task.name, routes[0])
         stage = start_span("bff.sanitize", span)
         try:
-            prepared = await self._grounded(task, prepared_input(task, data), meta)
+            prepared = prepared_input(task, data, self.settings.pii_scanner)
+            prepared = await self._grounded(task, prepared, meta)
         except (InputRejectedError, ContextError) as exc:
             meta.latency_ms = (self.clock() - started) * 1000
             yield Failed(error_code(exc), public_message(exc), meta)

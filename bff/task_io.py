@@ -12,8 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from bff.context.snippets import Snippet
 from bff.exceptions import InputRejectedError
+from bff.pii import Redactor, Scanner
 from bff.providers._types import Message
-from bff.sanitize import Redactor, clean_text, map_strings, strings
+from bff.sanitize import clean_text, map_strings, strings
 from bff.tasks import Task
 from bff.tokens import estimate_tokens
 from bff.vocabulary import format_errors
@@ -37,7 +38,9 @@ def checked_input(task: Task[Any, Any], data: BaseModel) -> BaseModel:
 
 def redacted_input(task: Task[Any, Any], data: BaseModel, redactor: Redactor) -> BaseModel:
     """The input with PII replaced by placeholders: nothing sensitive leaves for a provider."""
-    values = map_strings(data.model_dump(mode="json"), redactor.redact)
+    dumped = data.model_dump(mode="json")
+    redactor.reserve(strings(dumped))
+    values = map_strings(dumped, redactor.redact)
     try:
         redacted: BaseModel = task.input_model.model_validate(values)
     except ValidationError:
@@ -72,11 +75,12 @@ class Prepared:
     """The snippets the messages quote (as retrieved; the messages carry them redacted)."""
 
 
-def prepared_input(task: Task[Any, Any], data: BaseModel) -> Prepared:
-    """The input checked, redacted and turned into the task's messages; raises
-    InputRejectedError when it breaks a limit (characters, or the prompt's tokens)."""
+def prepared_input(task: Task[Any, Any], data: BaseModel, pii: Scanner) -> Prepared:
+    """The input checked, redacted (the PII ``pii`` finds) and turned into the task's
+    messages; raises InputRejectedError when it breaks a limit (characters, or the
+    prompt's tokens)."""
     data = checked_input(task, data)
-    redactor = Redactor()
+    redactor = Redactor(pii)
     redacted = redacted_input(task, data, redactor)
     return Prepared(data, redacted, redactor, _within_limit(task, task.messages(redacted)))
 

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
         "bff.tools", "bff.tasks", "bff.task_io", "bff.reask", "bff.rate_storage",
         "bff.ratelimit", "bff.observe", "bff.providers.base", "bff.providers._sse",
         "bff.providers._strict_schema", "bff.providers._retry_after", "bff.providers._network",
-        "bff.streams", "bff.context", "bff.grounding",
+        "bff.streams", "bff.context", "bff.grounding", "bff.pii",
     ),
     ("bff.shared",),  # state the replicas share on Redis, over the core's local twins
     ("bff.config",),

@@ -15,8 +15,8 @@ from bff.demo.countries import CountryBrief, table
 from bff.demo.tasks import BRIEF_COUNTRY, EXTRACT_ACTION_PLAN, reference_tasks
 from bff.evals.dataset import Case, Dataset, DatasetError, default_dataset, load_dataset
 from bff.exceptions import InputRejectedError
+from bff.pii import Redactor, build_scanner
 from bff.run import ErrorCode
-from bff.sanitize import Redactor
 from bff.task_io import checked_input
 from bff.tasks import Task
 from tests.evals.eval_helpers import AWAITING_DATASETS, evaluated_tasks
@@ -204,14 +204,16 @@ def test_error_cases_are_tagged_and_reachable(task: str, case: Case) -> None:
 
 def _pii(text: str) -> list[str]:
     """The values the project's own redactor finds in ``text``."""
-    redactor = Redactor()
+    redactor = Redactor(build_scanner())
     return [redactor.restore(p) for p in set(PLACEHOLDER.findall(redactor.redact(text)))]
 
 
 @pytest.mark.parametrize(("task", "case"), _cases(), ids=lambda v: getattr(v, "id", v))
 def test_pii_is_tagged_and_never_expected_back(task: str, case: Case) -> None:
     values = _pii(_text(case))
-    assert bool(values) == ("pii" in case.tags)
+    # "pii-false-positive": the redactor takes words of a case without PII for PII (place
+    # names for people's names); the dataset says so rather than hide it (docs/pii.md).
+    assert bool(values) == ("pii" in case.tags or "pii-false-positive" in case.tags)
     if values and not isinstance(case.expected, ErrorCode):
         dumped = [
             case.expected.model_dump_json(),

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from bff.demo.countries import LOOKUP_COUNTRY, CountryQuery
 from bff.demo.tasks import BRIEF_COUNTRY, TextInput
 from bff.exceptions import ToolCallError
+from bff.pii import Redactor, build_scanner
 from bff.providers._types import ChatRequest, ToolCall
-from bff.sanitize import Redactor
 from bff.tasks import TaskRegistry
 from bff.testing.server import SimulatorServer
 from bff.tokens import estimate_prompt_tokens
@@ -151,7 +151,7 @@ async def test_tool_results_are_redacted_before_they_go_back() -> None:
     def contact(_: Nothing) -> dict[str, str]:
         return {"email": "ops@example.com"}
 
-    redactor = Redactor()
+    redactor = Redactor(build_scanner())
     rounds = await run_tools(
         {"contact": Tool("contact", "", Nothing, contact)},
         [ToolCall("call_1", "contact", "{}")],

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
-from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -18,100 +16,17 @@ from hypothesis import strategies as st
 from bff.config import Settings
 from bff.demo.model import DEMO_ANSWERS
 from bff.demo.tasks import EXTRACT_ACTION_PLAN, TextInput
+from bff.pii import Redactor, build_scanner
 from bff.pipeline import Pipeline, ProviderResolver
 from bff.providers.openai import OpenAIProvider
 from bff.providers.registry import ProviderRegistry
 from bff.run import Completed
-from bff.sanitize import Redactor
-from bff.testing.script import RequestRecord
 from bff.testing.server import SimulatorServer
 from bff.testing.simulator import Simulator
 from tests.conftest import BffFactory
-
-LOWER = "abcdefghijklmnopqrstuvwxyz"
-ALNUM = LOWER + LOWER.upper() + "0123456789"
+from tests.sanitize.helpers import WORDS, assert_nothing_sent, texts_with_pii
 
 JSON_BODY = {"content-type": "application/json"}
-
-
-def _luhn_digit(body: str) -> str:
-    total = 0
-    for index, char in enumerate(reversed(body)):
-        digit = int(char)
-        if index % 2 == 0:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return str((10 - total % 10) % 10)
-
-
-@st.composite
-def card(draw: st.DrawFn) -> str:
-    body = "4" + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=14, max_size=14)))
-    number = body + _luhn_digit(body)
-    return " ".join(number[i : i + 4] for i in range(0, 16, 4))
-
-
-@st.composite
-def iban(draw: st.DrawFn) -> str:
-    bban = "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=18, max_size=18)))
-    numeric = "".join(str(int(c, 36)) for c in bban + "DE00")
-    check = 98 - int(numeric) % 97
-    return f"DE{check:02d}{bban}"
-
-
-def _digits(n: int) -> st.SearchStrategy[str]:
-    return st.text("0123456789", min_size=n, max_size=n)
-
-
-PII: dict[str, st.SearchStrategy[str]] = {
-    "EMAIL": st.builds(
-        lambda a, b: f"{a}.x@{b}.example.com",
-        st.text(LOWER, min_size=1),
-        st.text(LOWER, min_size=1),
-    ),
-    "PHONE": st.one_of(
-        st.builds(lambda d: f"+44 20 7946 {d}", _digits(4)),
-        st.builds(lambda a, b: f"(212) {a}-{b}", _digits(3), _digits(4)),
-        st.builds(lambda a, b: f"415-{a}-{b}", _digits(3), _digits(4)),
-    ),
-    "CARD": card(),
-    "IBAN": iban(),
-    "SSN": st.builds(
-        lambda a, b, c: f"{a}-{b}-{c}",
-        st.integers(100, 665).map(str),
-        st.integers(10, 99).map(str),
-        st.integers(1000, 9999).map(str),
-    ),
-    "IP": st.one_of(
-        st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", *[st.integers(1, 254)] * 4),
-        st.integers(2**64, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
-    ),
-    "SECRET": st.one_of(
-        st.text(ALNUM, min_size=32, max_size=40).map(lambda t: "sk-proj-" + t),
-        st.text(ALNUM, min_size=36, max_size=36).map(lambda t: "ghp_" + t),
-        st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=16, max_size=16).map(
-            lambda t: "AKIA" + t
-        ),
-    ),
-    "JWT": st.builds(
-        lambda a, b, c: f"eyJ{a}.eyJ{b}.{c}",
-        st.text(ALNUM, min_size=8, max_size=20),
-        st.text(ALNUM, min_size=8, max_size=20),
-        st.text(ALNUM, min_size=16, max_size=30),
-    ),
-}
-WORDS = st.lists(st.text(LOWER, min_size=1, max_size=8), min_size=0, max_size=6).map(" ".join)
-
-
-@st.composite
-def texts_with_pii(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
-    kinds = draw(st.lists(st.sampled_from(sorted(PII)), min_size=1, max_size=8))
-    values = {f"{kind}:{i}": draw(PII[kind]) for i, kind in enumerate(kinds)}
-    parts = [draw(WORDS)]
-    for value in values.values():
-        parts += [value, draw(WORDS)]
-    return ", ".join(parts) + ".", values
-
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 # Through the pipeline each example is a whole run: the redactor's own properties above
@@ -123,7 +38,7 @@ PIPELINE = settings(max_examples=50, deadline=None, suppress_health_check=list(H
 @given(texts_with_pii())
 def test_every_kind_is_redacted_and_restored(sample: tuple[str, dict[str, str]]) -> None:
     text, values = sample
-    redactor = Redactor()
+    redactor = Redactor(build_scanner())
     redacted = redactor.redact(text)
     for value in values.values():
         assert value not in redacted
@@ -134,12 +49,12 @@ def test_every_kind_is_redacted_and_restored(sample: tuple[str, dict[str, str]])
 @SETTINGS
 @given(st.lists(WORDS, max_size=8).map(". ".join))
 def test_text_without_pii_is_unchanged(text: str) -> None:
-    redactor = Redactor()
+    redactor = Redactor(build_scanner())
     assert redactor.redact(text) == text and not redactor.counts
 
 
 def test_placeholders_are_consistent_within_a_request() -> None:
-    redactor = Redactor()
+    redactor = Redactor(build_scanner())
     first = redactor.redact("mail ann@example.com, then bob@example.com")
     second = redactor.redact("again ann@example.com")
     assert first == "mail [EMAIL_1], then [EMAIL_2]"
@@ -149,7 +64,7 @@ def test_placeholders_are_consistent_within_a_request() -> None:
 
 def test_near_misses_are_left_alone() -> None:
     text = "Card 4111 1111 1111 1112, on 2024-05-01 at 10:30, order 12345, version 3.14"
-    assert Redactor().redact(text) == text
+    assert Redactor(build_scanner()).redact(text) == text
 
 
 async def _extract(providers: ProviderResolver, settings_: Settings, text: str) -> Completed:
@@ -158,14 +73,6 @@ async def _extract(providers: ProviderResolver, settings_: Settings, text: str) 
     )
     assert isinstance(result, Completed)
     return result
-
-
-def _assert_nothing_sent(requests: list[RequestRecord], values: Iterable[str]) -> None:
-    sent = json.dumps([r.body for r in requests])
-    assert requests
-    for value in values:
-        assert value not in sent
-        assert json.dumps(value)[1:-1] not in sent
 
 
 IN_PROCESS = "http://simulator.invalid/v1"  # ASGITransport answers; nothing is resolved
@@ -189,7 +96,7 @@ def test_no_original_value_reaches_the_provider(sample: tuple[str, dict[str, str
             await provider.aclose()
 
     result = anyio.run(run)
-    _assert_nothing_sent(sim.requests, values.values())
+    assert_nothing_sent(sim.requests, values.values())
     assert sum(result.meta.redactions.values()) >= 1
 
 
@@ -226,7 +133,7 @@ def test_no_original_value_reaches_the_simulator(sim: SimulatorServer, text: str
 
     result = anyio.run(run)
     values = [v for v in EVERY_KIND.values() if v in text]
-    _assert_nothing_sent(sim.simulator.requests, values)
+    assert_nothing_sent(sim.simulator.requests, values)
     assert sum(result.meta.redactions.values()) >= len(values)
 
 

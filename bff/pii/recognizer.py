@@ -1,0 +1,99 @@
+"""The recognizer interface: anything that finds spans of PII in a text.
+
+A recognizer names the kinds it reports (``kinds``) and, given a text, returns
+its findings: where a value starts and ends, and its kind. The built-in
+recognizers implement it, and so can a team's own (a Presidio analyzer with a
+spaCy model, a pattern for its customer numbers): ``BFF_PII_RECOGNIZERS``
+loads them (docs/pii.md). Findings may overlap; the scanner decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+KIND = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+"""What a kind may be called: it becomes the placeholder ``[KIND_1]`` and a metric label."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """``text[start:end]`` is a value of ``kind``."""
+
+    start: int
+    end: int
+    kind: str
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """Finds PII of the ``kinds`` it names."""
+
+    @property
+    def kinds(self) -> frozenset[str]: ...
+
+    def find(self, text: str) -> Iterable[Finding]: ...
+
+
+Check = Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class PatternRecognizer:
+    """One kind found by a regular expression, each match confirmed by ``check``
+    (a checksum, a parser) when one is given. ``gate``, when given, is a cheap
+    test that a text may hold the kind at all; the pattern runs only if it passes."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    check: Check | None = None
+    gate: Check | None = None
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset((self.kind,))
+
+    def find(self, text: str) -> Iterable[Finding]:
+        if self.gate is not None and not self.gate(text):
+            return
+        check = self.check
+        for match in self.pattern.finditer(text):
+            if check is None or check(match.group(0)):
+                yield Finding(match.start(), match.end(), self.kind)
+
+
+def resolved(findings: Sequence[Sequence[Finding]]) -> list[Finding]:
+    """The findings that survive, sorted by start: ``findings`` holds each
+    recognizer's in priority order. Where a finding overlaps one of a higher
+    priority, only its parts outside that one are kept (a value is never left half
+    redacted), and a recognizer's own overlapping findings keep the longest."""
+    taken: list[Finding] = []
+    for group in findings:
+        pieces = [p for f in group if f.end > f.start for p in _outside(f, taken)]
+        taken.extend(_without_own_overlaps(pieces))
+    return sorted(taken, key=lambda f: f.start)
+
+
+def _outside(finding: Finding, taken: Sequence[Finding]) -> list[Finding]:
+    """The parts of ``finding`` that no finding in ``taken`` covers."""
+    pieces = [(finding.start, finding.end)]
+    for other in taken:
+        pieces = [
+            part
+            for start, end in pieces
+            for part in ((start, min(end, other.start)), (max(start, other.end), end))
+            if part[1] > part[0]
+        ]
+    return [Finding(start, end, finding.kind) for start, end in pieces]
+
+
+def _without_own_overlaps(group: Sequence[Finding]) -> list[Finding]:
+    kept: list[Finding] = []
+    end = -1
+    for finding in sorted(group, key=lambda f: (f.start, -f.end)):
+        if finding.start >= end:
+            kept.append(finding)
+            end = finding.end
+    return kept
