@@ -81,14 +81,14 @@ _UNIT = (
     r"Étage|étage|Bât\.?|Bâtiment|Wohnung|Whg\.)[ \t]*#?\w{1,5}|,?[ \t]+\d{1,2}º[ \t]?[A-Z]?)"
 )
 _FROM_NUMBER = re.compile(  # English and French: the number first
-    rf"(?<![\w\[.,/-]){_NUMBER}(?:"
+    rf"(?<![\w\[\].,/-]){_NUMBER}(?:"
     rf",?[ \t]+(?:[NSEW]\.?[ \t]+)?{_NAME}[ \t]+{_EN_TYPES}\.?"
     r"(?:[ \t]+(?:NE|NW|SE|SW|N|S|E|W)\.?)?(?![\w'])"
     rf"|(?:[ \t]?(?:bis|ter|quater))?,?[ \t]+(?i:{_FR_TYPES})[ \t]+(?:{_PARTICLE}[ \t]*)?{_NAME}"
     r")"
 )
 _TO_NUMBER = re.compile(  # German, Spanish and Italian: the street first
-    r"(?<![\w\[])(?:"
+    r"(?<![\w\[\]])(?:"
     rf"(?:(?:{_DE_BEFORE}[ \t]+)?{WORD}[ \t]+{_DE_TYPES}|{_DE_COMPOUND})[ \t]+{_NUMBER}"
     rf"|{_DE_BEFORE}[ \t]+{WORD}[ \t]+\d{{1,3}}[a-z]?(?![\d.,])"
     rf"|{_ES_IT_TYPES}[ \t]+(?:{_PARTICLE}[ \t]*)?{_NAME},?[ \t]+(?:n\.?º[ \t]*)?{_NUMBER}"

@@ -202,8 +202,8 @@ def _runs(text: str) -> Iterator[tuple[str, list[Token]]]:
     trigger = ""
     for match in _CAPITALISED.finditer(text):
         start, end = match.span()
-        if (start and (text[start - 1].isalnum() or text[start - 1] in "[@./_")) or (
-            end < len(text) and (text[end].isalnum() or text[end] in "@_")
+        if (start and (text[start - 1].isalnum() or text[start - 1] in "[]@./_")) or (
+            end < len(text) and (text[end].isalnum() or text[end] in "@_[]")
         ):
             continue
         word = match.group().casefold()

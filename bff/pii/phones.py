@@ -21,7 +21,6 @@ from typing import Literal
 import phonenumbers
 
 from bff.pii._digits import longest_number
-from bff.pii._words import UPPER
 from bff.pii.recognizer import Finding
 
 DEFAULT_REGIONS: tuple[str, ...] = (
@@ -31,14 +30,17 @@ DEFAULT_REGIONS: tuple[str, ...] = (
 )  # fmt: skip
 
 _CANDIDATE = re.compile(
-    r"(?<![\w.,/+#(\]-])(?P<number>(?:\+[ \t]?)?\(?\d[\d \t().\/-]{5,24}\d)"
-    r"(?:[ \t]*(?:x|ext\.?|extension|poste|Durchwahl|interno)[ \t]*\d{1,6})?(?![\w-])"
+    r"(?<![\w.,/+#(\]-])(?P<number>(?:\+[ \t]?)?\(?\d[\d \t().\/-]{5,80}\d)"
+    r"(?:[ \t]*(?:x|ext\.?|extension|poste|Durchwahl|interno)[ \t]*\d{1,6})?(?![\w\[-])"
 )
-Bar = Literal["possible", "valid"]
+Bar = Literal["possible", "valid", "long", "lone"]
+Verdict = Literal["phone", "other", "unknown"]
+_NEXT_START = re.compile(r"[ \t][(+]")
+_LONGEST = 32
+"""The most characters one phone number takes, separators and all."""
 _GROUPS = re.compile(r"\d+")
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ ,.]\d{3})+")
-_HOUSE_NUMBER_AFTER = re.compile(rf"[ \t]+[{UPPER}]")
 _CARD_SHAPED = re.compile(r"\d{4}(?:[ -]\d{4}){2,4}")
 _SEPARATOR = re.compile(r"[ \t().\/-]")
 _NOT_A_PHONE = re.compile(
@@ -63,7 +65,8 @@ class PhoneRecognizer:
 
     kinds = frozenset(("PHONE",))
     blanks_found = True
-    """It reads the text with the identifiers found before it blanked out."""
+    """The identifiers found before it are blanked out of the text it reads: a number
+    beside an SSN is read on its own, and a redacted text reads as the original did."""
 
     def __init__(self, regions: Sequence[str] = DEFAULT_REGIONS) -> None:
         self.regions = tuple(regions)
@@ -72,41 +75,80 @@ class PhoneRecognizer:
         if longest_number(text) < 8:
             return
         for match in _CANDIDATE.finditer(text):
-            start = match.start("number")
-            before = text[max(0, start - 24) : start]
-            for end in _ends(text, start, match.end()):
-                whole = end == match.end()
-                number = match.group("number").strip() if whole else text[start:end].strip()
-                bar = _bar(number, before, text, end)
-                if bar is not None and dialable(number, self.regions, bar == "valid"):
-                    yield Finding(start, end, "PHONE")
-                    break
+            spans = self._numbers(text, match.start("number"), match.end("number"), match.end())
+            yield from (Finding(start, end, "PHONE") for start, end in spans)
 
+    def _numbers(self, text: str, start: int, digits_end: int, end: int) -> list[tuple[int, int]]:
+        """The phone numbers in the run ``text[start:end]`` (its digits end at
+        ``digits_end``, an extension may follow): the whole run, else (when it is too
+        long or not dialable, not when its shape says it is something else) its longest
+        first part of ten digits or more ending at a space that is one, else the run
+        from the next ``(`` or ``+`` after a space (and, when that holds numbers, the
+        part before it on its own), then the same for the rest: two numbers side by
+        side, a number and a house number, a postcode and a number."""
+        numbers: list[tuple[int, int]] = []
+        while start < digits_end:
+            verdict = self._judge(text, start, digits_end, end)
+            if verdict != "unknown":
+                return [*numbers, (start, end)] if verdict == "phone" else numbers
+            part = self._first_part(text, start, digits_end)
+            if part is not None:
+                numbers.append((start, part[0]))
+                start = part[1] + 1
+                continue
+            restart = _NEXT_START.search(text, start + 1, digits_end)  # 65735 (212) 000-0000
+            if restart is None:
+                break
+            rest = self._numbers(text, restart.start() + 1, digits_end, end)
+            if not rest:
+                break
+            head = len(text[start : restart.start()].rstrip(" \t.-/")) + start
+            return [*numbers, *self._numbers(text, start, head, head), *rest]
+        return numbers
 
-def _ends(text: str, start: int, end: int) -> list[int]:
-    """Where a phone number starting at ``start`` may end: the whole run, else without
-    its last group when that group starts a street (``+44 20 7946 0000 012 Karla Isle``)."""
-    if not _HOUSE_NUMBER_AFTER.match(text, end):
-        return [end]
-    cut = text.rfind(" ", start, end)
-    return [end, cut] if cut > start else [end]
+    def _first_part(self, text: str, start: int, digits_end: int) -> tuple[int, int] | None:
+        """Where the longest phone number of ten digits or more that starts the run
+        ends (before a space and any separators), and that space; None if none."""
+        for cut in range(min(digits_end, start + _LONGEST) - 1, start, -1):
+            if text[cut] not in " \t":
+                continue
+            end = len(text[start:cut].rstrip(" \t.-/")) + start
+            if (
+                sum(c.isdigit() for c in text[start:end]) >= 10
+                and self._judge(text, start, end, end) == "phone"
+            ):
+                return end, cut
+        return None
+
+    def _judge(self, text: str, start: int, digits_end: int, end: int) -> Verdict:
+        """``phone``, ``other`` (its shape or the words before it say it is something
+        else), or ``unknown`` (too long, or not a number libphonenumber knows)."""
+        number = text[start:digits_end].strip()
+        if not number or not number[-1].isdigit():
+            return "unknown"
+        bar = _bar(number, text[max(0, start - 24) : start], text, end)
+        if bar is None or bar in ("long", "lone"):
+            return "other" if bar is None else "unknown"
+        return "phone" if dialable(number, self.regions, bar == "valid") else "unknown"
 
 
 def _bar(number: str, before: str, text: str, end: int) -> Bar | None:
     """What libphonenumber must find ``number`` to be a phone number: ``possible`` (the
     right length), ``valid`` for a bare run of digits with nothing saying it is a phone
-    (a number in use in a region's plan), or None: it is something else."""
+    (a number in use in a region's plan); ``long`` when it has too many digits for one
+    number, ``lone`` when it has a one-digit group where phone numbers have none (both
+    may hold a phone number beside something else); None when it is something else."""
     digits = sum(c.isdigit() for c in number)
-    if not 8 <= digits <= 17 or _NOT_A_PHONE.search(before) or _AFTER_PRICE.match(text, end):
+    if digits < 8 or _NOT_A_PHONE.search(before) or _AFTER_PRICE.match(text, end):
         return None
     if _DATE.fullmatch(number) or _THOUSANDS.fullmatch(number) or _CARD_SHAPED.fullmatch(number):
         return None
-    if digits > 13 and not number.startswith(("+", "00")):
-        return None  # longer than any national number: a card, an account
+    if digits > (17 if number.startswith(("+", "00")) else 13):
+        return "long"  # longer than any one number: two side by side, or a card, an account
     groups = _GROUPS.findall(number.replace("(0)", ""))  # +44 (0)20: the trunk 0 aside
     lone = [i for i, g in enumerate(groups) if len(g) == 1]
     if any(i >= 2 or (i == 1 and not number.startswith("+")) for i in lone):
-        return None  # an ISBN, a version string: phone numbers are not written 3-16-1
+        return "lone"  # an ISBN, a version string: phone numbers are not written 3-16-1
     bare = not _SEPARATOR.search(number) and not number.startswith(("+", "0"))
     return "valid" if bare and not _PHONE_WORD.search(before) else "possible"
 

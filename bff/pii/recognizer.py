@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 
 KIND = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 """What a kind may be called: it becomes the placeholder ``[KIND_1]`` and a metric label."""
+PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)_(\d+)\]")
+"""A placeholder, as the redactor writes it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,9 @@ class Finding:
 
 @runtime_checkable
 class Recognizer(Protocol):
-    """Finds PII of the ``kinds`` it names."""
+    """Finds PII of the ``kinds`` it names. A recognizer with ``blanks_found = True``
+    is handed the text with the values that recognizers before it found, and any
+    placeholders, replaced by underscores (places unchanged)."""
 
     @property
     def kinds(self) -> frozenset[str]: ...
@@ -56,12 +60,31 @@ class PatternRecognizer:
         return frozenset((self.kind,))
 
     def find(self, text: str) -> Iterable[Finding]:
+        """Each match the check accepts, else its longest part ending before a space
+        that it accepts (``4111 1111 1111 1111 123``: a card and its CVV); a match it
+        refuses whole does not hide the ones that start inside it."""
         if self.gate is not None and not self.gate(text):
             return
-        check = self.check
-        for match in self.pattern.finditer(text):
-            if check is None or check(match.group(0)):
-                yield Finding(match.start(), match.end(), self.kind)
+        at = 0
+        while match := self.pattern.search(text, at):
+            end = self._accepted(text, match)
+            if end is None:
+                at = match.start() + 1
+                continue
+            yield Finding(match.start(), end, self.kind)
+            at = end
+
+    def _accepted(self, text: str, match: re.Match[str]) -> int | None:
+        """Where the accepted value at ``match`` ends (None: nothing there is)."""
+        if self.check is None:
+            return match.end()
+        start, end = match.span()
+        while end > start:
+            if self.check(text[start:end]):
+                return end
+            end = text.rfind(" ", start, end)
+            end = len(text[start:end].rstrip(" -")) + start if end > start else start
+        return None
 
 
 def resolved(findings: Sequence[Sequence[Finding]]) -> list[Finding]:

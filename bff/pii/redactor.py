@@ -9,13 +9,11 @@ turns the user's own text into someone's PII.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 
+from bff.pii.recognizer import PLACEHOLDER
 from bff.pii.scanner import Scanner
-
-PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)_(\d+)\]")
 
 
 class Redactor:

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from bff.pii.addresses import AddressRecognizer
 from bff.pii.names import NameRecognizer
 from bff.pii.phones import DEFAULT_REGIONS, PhoneRecognizer
-from bff.pii.recognizer import Finding, Recognizer, resolved
+from bff.pii.recognizer import PLACEHOLDER, Finding, Recognizer, resolved
 from bff.pii.structured import STRUCTURED
 
 BUILT_IN_KINDS: tuple[str, ...] = (
@@ -39,8 +39,9 @@ class Scanner:
 
     def find(self, text: str) -> list[Finding]:
         """The values to redact in ``text``, sorted and not overlapping. A recognizer
-        that asks for it (``blanks_found = True``) sees the values found before it
-        blanked out, so a number beside another is read on its own."""
+        that asks for it (``blanks_found``) reads the text with the values found before
+        it blanked out, so that its own run is not glued to one of them (and reads a
+        text redacted before the same way as the original)."""
         found: list[list[Finding]] = []
         for recognizer in self.recognizers:
             seen = _blanked(text, found) if getattr(recognizer, "blanks_found", False) else text
@@ -59,24 +60,29 @@ def build_scanner(
     if unknown:
         raise ValueError(f"unknown PII kind(s): {', '.join(sorted(unknown))}")
     built_in: list[Recognizer] = [r for r in STRUCTURED if r.kind in on]
-    if "PHONE" in on:
-        built_in.append(PhoneRecognizer(phone_regions))
     if "ADDRESS" in on:
         built_in.append(AddressRecognizer())
+    if "PHONE" in on:
+        built_in.append(PhoneRecognizer(phone_regions))
     if "NAME" in on:
         built_in.append(NameRecognizer())
     return Scanner([*built_in, *extra], off=set(BUILT_IN_KINDS) - on)
 
 
 def _blanked(text: str, found: Sequence[Sequence[Finding]]) -> str:
-    """``text`` with every finding so far replaced by spaces (the places stay)."""
-    spans = sorted((f.start, f.end) for group in found for f in group)
+    """``text`` with every finding so far, and every placeholder (a value found by an
+    earlier pass), replaced by underscores: places stay the same, and what was glued to
+    a value (a word character) stays glued to something."""
+    spans = [(f.start, f.end) for group in found for f in group]
+    if "[" in text:
+        spans += [m.span() for m in PLACEHOLDER.finditer(text)]
+    spans.sort()
     if not spans:
         return text
     parts: list[str] = []
     at = 0
     for start, end in spans:
         if start >= at:
-            parts += (text[at:start], " " * (end - start))
+            parts += (text[at:start], "_" * (end - start))
             at = end
     return "".join(parts) + text[at:]

@@ -77,7 +77,13 @@ def _colons(text: str) -> bool:
     return False
 
 
+_CARD = re.compile(  # as cards are written: 4-4-4-4, 4-6-5, or the digits alone
+    r"(?<![\w\]-])(?:\d{12,19}"
+    r"|\d{4}(?P<sep>[ -])\d{4}(?:(?P=sep)\d{4}){1,2}(?:(?P=sep)\d{1,4})?"
+    r"|\d{4}(?P<amex>[ -])\d{6}(?P=amex)\d{4,5})(?![\w\[])"
+)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+
 
 # Order matters: a longer, more specific kind claims its text before a looser one.
 STRUCTURED: tuple[PatternRecognizer, ...] = (
@@ -106,9 +112,7 @@ STRUCTURED: tuple[PatternRecognizer, ...] = (
         _iban,
         _digits(8),
     ),
-    PatternRecognizer(
-        "CARD", re.compile(r"(?<![\w\]])\d(?:[ -]?\d){11,18}(?![\w\[])"), _luhn, _digits(12)
-    ),
+    PatternRecognizer("CARD", _CARD, _luhn, _digits(12)),
     PatternRecognizer(
         "SSN",
         re.compile(r"(?<![\w\]])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\[])"),
