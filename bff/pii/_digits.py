@@ -31,3 +31,15 @@ def longest_number(text: str) -> int:
         longest = max(longest, count)
         end = stop
     return longest
+
+
+@functools.lru_cache(maxsize=4)
+def dotted_quad(text: str) -> bool:
+    """Whether ``text`` has four runs of digits joined by single dots (``10.0.0.1``)."""
+    chain, end = 1, -2
+    for start, stop in digit_runs(text):
+        chain = chain + 1 if start == end + 1 and text[end] == "." else 1
+        if chain == 4:
+            return True
+        end = stop
+    return False

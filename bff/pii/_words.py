@@ -7,10 +7,11 @@ UPPER = "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper())
 LOWER = "".join(c for c in map(chr, range(0x61, 0x250)) if c.islower())
 
 WORD = (
-    rf"(?:[DLO]['\u2019])?[{UPPER}][{LOWER}]+(?:[{UPPER}][{LOWER}]+)?"
+    rf"[{UPPER}](?:['\u2019][{UPPER}])?[{LOWER}]+(?:[{UPPER}][{LOWER}]+)?"
     rf"(?:['\u2019-][{UPPER}]?[{LOWER}]+)*"
 )
-"""A capitalised word: Anna, McDonald, O'Brien, D'Adda, Jean-Luc, Müller-Lüdenscheidt."""
+"""A capitalised word: Anna, McDonald, O'Brien, D'Adda, Jean-Luc, Müller-Lüdenscheidt. It
+starts with a character class, so that the regex engine skips ahead fast."""
 
 
 def words(choices: str) -> str:

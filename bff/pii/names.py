@@ -64,8 +64,8 @@ _MENTIONING = _endings(
     "hi|hello|hey|dear"
 )
 _ADJACENT_EMAIL = re.compile(r"[ \t]*[<(\[,:]?[ \t]*(?P<local>[\w.+-]+)@")
-_ADJACENT_PHONE = re.compile(
-    r"[ \t]*[,:(\u2013-]?[ \t]*(?:\+\d|\(?0\d{2,}|\(?\d{3}\)?[ .-]\d{3}[ .-]?\d{3,4}(?![.\d]))"
+_ADJACENT_PHONE = re.compile(  # eight digits or more, as a phone number is written; not an IP
+    r"[ \t]*[,:(\u2013-]?[ \t]*(?!\d{1,3}\.\d{1,3}\.\d{1,3}\.\d)\+?\(?\d(?:[ ()./-]{0,2}\d){7,}"
 )
 _STOP = frozenset(
     w.casefold()
@@ -120,9 +120,9 @@ class NameRecognizer:
         lowered = " " + text.lower()
         introduced = any(word in lowered for word in _INTRODUCING_WORDS)
         if not (introduced or "@" in text or longest_number(text) >= 8):
-            words = set(map(str.casefold, _CAPITALISED.findall(text)))
-            if words.isdisjoint(self.first) and words.isdisjoint(_INTRODUCERS):
-                return  # no first name, nothing that introduces a name, nothing beside one
+            words = {p for w in _CAPITALISED.findall(text) for p in w.casefold().split("-")}
+            if (words & self.first) <= _STOP and words.isdisjoint(_CASEFOLDED_TITLES):
+                return  # no first name, no title, nothing that introduces a name or sits by one
         for trigger, run in _runs(text):
             span = self._name_in(text, run, trigger, introduced)
             if span is not None:

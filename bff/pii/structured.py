@@ -9,7 +9,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from bff.pii._digits import longest_number
+from bff.pii._digits import dotted_quad, longest_number
 from bff.pii.recognizer import PatternRecognizer
 
 _SECRET_PREFIXES = (
@@ -119,7 +119,7 @@ STRUCTURED: tuple[PatternRecognizer, ...] = (
         gate=_digits(9, "-"),
     ),
     PatternRecognizer(
-        "IP", re.compile(rf"(?<![\w\]])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w\[])"), gate=_digits(4, ".")
+        "IP", re.compile(rf"(?<![\w\]])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w\[])"), gate=dotted_quad
     ),
     PatternRecognizer(
         "IP",

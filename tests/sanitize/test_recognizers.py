@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bff.pii import Scanner, build_scanner
+from bff.pii.addresses import _INTRODUCERS, _STEMS
 from bff.pii.phones import PhoneRecognizer
 
 SCANNER = build_scanner()
@@ -193,3 +194,11 @@ def test_a_kind_switched_off_is_never_reported() -> None:
     assert {f.kind for f in SCANNER.find(text)} == {"NAME", "PHONE", "EMAIL"}
     with pytest.raises(ValueError, match="unknown PII kind"):
         build_scanner(kinds=["EMAIL", "PASSPORT"])
+
+
+def test_every_phrase_that_introduces_an_address_is_looked_for() -> None:
+    """The address recognizer looks for its phrases only in a text holding one of its
+    stems: a phrase with no stem would never be found."""
+    assert [p for p in _INTRODUCERS if not any(stem in p for stem in _STEMS)] == []
+    text = "Envíalo a Calle Mayor 5, Madrid."
+    assert found(text) == [("Calle Mayor 5, Madrid", "ADDRESS")]
