@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bff.attempts import AttemptLoop, Call, CallEnd, Ended, Exhausted, Outcome, Refused, observed
 from bff.budget import ANONYMOUS
+from bff.config import Settings
 from bff.disclosure import public_message
 from bff.exceptions import (
     BFFError,
@@ -128,9 +129,8 @@ class ChatRunner:
     ) -> AsyncGenerator[ChatEvent, None]:
         pipeline, settings = self._pipeline, self._pipeline.settings
         started = pipeline.clock()
-        redactor = Redactor(settings.pii_scanner)
-        redactor.reserve(m.content or "" for m in messages)
-        messages = tuple(replace(m, content=redactor.redact(m.content or "")) for m in messages)
+        size = sum(len(m.content or "") for m in messages)
+        messages, redactor = await pipeline.sanitizing(size, _redacted, messages, settings)
         meta.redactions = dict(redactor.counts)
         plan = pipeline.plan([str(route) for route in settings.routes])
         caller = _ChatCaller(pipeline, messages, plan.remaining)
@@ -166,6 +166,15 @@ def _last(end: Outcome, caller: _ChatCaller, meta: RunMeta) -> ChatEvent:
     if isinstance(end, Ended) and caller.relay.chars and not caller.relay.over:
         message = f"the stream broke after {caller.relay.chars} characters: {message}"
     return ChatFailed(error_code(end.error), message)
+
+
+def _redacted(
+    messages: tuple[Message, ...], settings: Settings
+) -> tuple[tuple[Message, ...], Redactor]:
+    """``messages`` with their PII redacted, and the redactor that can put it back."""
+    redactor = Redactor(settings.pii_scanner)
+    redactor.reserve(m.content or "" for m in messages)
+    return tuple(replace(m, content=redactor.redact(m.content or "")) for m in messages), redactor
 
 
 class _ChatCaller:

@@ -10,13 +10,16 @@ task's own is here: structured calls, tool rounds, reask, the safe response.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel
 
 from bff.attempts import (
@@ -69,12 +72,17 @@ from bff.run import (
     error_code,
     outcome,
 )
+from bff.sanitize import strings
 from bff.structured import CallResult, StructuredCall
 from bff.task_io import Prepared, prepared_input, restored, with_context
 from bff.tasks import Task
 from bff.tools import run_tools
 
-__all__ = ["Pipeline", "ProviderResolver"]
+__all__ = ["OFF_LOOP_CHARS", "Pipeline", "ProviderResolver"]
+
+T = TypeVar("T")
+OFF_LOOP_CHARS = 8192
+"""Input larger than this (in characters) is checked and redacted in a worker thread."""
 
 
 class Pipeline:
@@ -109,6 +117,14 @@ class Pipeline:
         self.sleep = sleep
         self._rng = rng
         self.progress_every = progress_every
+
+    async def sanitizing(self, size: int, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)``: input checks and PII redaction, run in a worker thread when
+        the input is large (``size`` characters over OFF_LOOP_CHARS), so that a large
+        or hostile input does not hold the event loop for every other request."""
+        if size <= OFF_LOOP_CHARS:
+            return work(*args)
+        return await anyio.to_thread.run_sync(functools.partial(work, *args))
 
     def routes(self, task: Task[Any, Any]) -> list[str]:
         primary = task.route or self.settings.model
@@ -167,7 +183,10 @@ class Pipeline:
         yield Started(meta.run_id, task.name, routes[0])
         stage = start_span("bff.sanitize", span)
         try:
-            prepared = prepared_input(task, data, self.settings.pii_scanner)
+            size = sum(len(text) for text in strings(data.model_dump(mode="json")))
+            prepared = await self.sanitizing(
+                size, prepared_input, task, data, self.settings.pii_scanner
+            )
             prepared = await self._grounded(task, prepared, meta)
         except (InputRejectedError, ContextError) as exc:
             meta.latency_ms = (self.clock() - started) * 1000

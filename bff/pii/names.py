@@ -131,11 +131,13 @@ class NameRecognizer:
     def _name_in(
         self, text: str, run: list[Token], trigger: str, introduced: bool
     ) -> tuple[int, int] | None:
-        while run and run[0][2] in _INTRODUCERS:
-            trigger = "strong" if run[0][2] in _CASEFOLDED_TITLES else "weak"
-            run = run[1:]
-        if not run:
+        first = 0
+        while first < len(run) and run[first][2] in _INTRODUCERS:
+            trigger = "strong" if run[first][2] in _CASEFOLDED_TITLES else "weak"
+            first += 1
+        if first == len(run):
             return None
+        run = run[first:]
         if not trigger and introduced and _follows(text, run[0][0], _INTRODUCING):
             trigger = "strong"
         if trigger == "strong":

@@ -9,6 +9,7 @@ loads them (docs/pii.md). Findings may overlap; the scanner decides.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -92,24 +93,33 @@ def resolved(findings: Sequence[Sequence[Finding]]) -> list[Finding]:
     recognizer's in priority order. Where a finding overlaps one of a higher
     priority, only its parts outside that one are kept (a value is never left half
     redacted), and a recognizer's own overlapping findings keep the longest."""
-    taken: list[Finding] = []
+    taken: list[Finding] = []  # sorted by start, never overlapping
     for group in findings:
         pieces = [p for f in group if f.end > f.start for p in _outside(f, taken)]
-        taken.extend(_without_own_overlaps(pieces))
-    return sorted(taken, key=lambda f: f.start)
+        for piece in _without_own_overlaps(pieces):
+            bisect.insort(taken, piece, key=_start)
+    return taken
+
+
+def _start(finding: Finding) -> int:
+    return finding.start
 
 
 def _outside(finding: Finding, taken: Sequence[Finding]) -> list[Finding]:
-    """The parts of ``finding`` that no finding in ``taken`` covers."""
-    pieces = [(finding.start, finding.end)]
-    for other in taken:
-        pieces = [
-            part
-            for start, end in pieces
-            for part in ((start, min(end, other.start)), (max(start, other.end), end))
-            if part[1] > part[0]
-        ]
-    return [Finding(start, end, finding.kind) for start, end in pieces]
+    """The parts of ``finding`` that no finding in ``taken`` (sorted, apart) covers."""
+    pieces: list[Finding] = []
+    start = finding.start
+    at = max(0, bisect.bisect_right(taken, finding.start, key=_start) - 1)
+    while at < len(taken) and taken[at].start < finding.end:
+        other = taken[at]
+        if other.end > start:
+            if other.start > start:
+                pieces.append(Finding(start, other.start, finding.kind))
+            start = other.end
+        at += 1
+    if start < finding.end:
+        pieces.append(Finding(start, finding.end, finding.kind))
+    return pieces
 
 
 def _without_own_overlaps(group: Sequence[Finding]) -> list[Finding]:
