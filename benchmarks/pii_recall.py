@@ -32,7 +32,8 @@ from typing import Protocol
 from benchmarks._ranges import figure, span
 from bff.pii import Finding, Redactor, Scanner, build_scanner
 from bff.pii.names import NameRecognizer
-from bff.testing.pii_corpus import KINDS, LOCALES, STRUCTURED, Sample, prose, samples
+from bff.testing.pii_corpus import KINDS, LOCALES, STRUCTURED, Sample, samples
+from bff.testing.pii_prose import prose
 
 COUNT = 200
 ROUNDS = 5

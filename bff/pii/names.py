@@ -1,17 +1,21 @@
 """Person names, found without a model.
 
-A capitalised run of words is a name when
-- it holds a known first name followed by a known surname or first name
-  (``Diane Grondin``, ``Jean Pierre Martin``, ``Vera del Bolaños``), from the
-  compact lists the project ships (``data/``, built by
+A run of capitalised words is a name when
+- it holds a known first name and the capitalised word after it, with the known
+  names after that (``Diane Grondin``, ``Maria-Theresia Trommler``, ``Vera del
+  Bolaños``), from the compact lists the project ships (``data/``, built by
   ``scripts/build_name_lists.py`` from names-dataset, common words removed);
 - it follows a title or words that introduce a name (``Mr``, ``Frau``, ``Mme``,
-  ``my name is``, ``je m'appelle``, ``ich heiße``, ``me llamo``, ``mi chiamo``);
+  ``my name is``, ``je m'appelle``, ``ich heiße``, ``me llamo``, ``mi chiamo``):
+  then any capitalised words are one;
 - it follows a greeting, a sign-off or words such as ``contact``, ``ask for``,
-  ``this is``, and starts with a known first name or surname (``Hi Luc``,
-  ``Thanks, Marie``; ``Hi Team`` is left);
+  ``From:``, and starts with a known first name (``Hi Luc``, ``Thanks, Marie``;
+  ``Hi Team`` is left);
 - or it sits right before an email address whose local part holds one of its
-  words (``Luc Lemaire <l.lemaire@…>``), or right before a phone number.
+  words (``Luc Lemaire <l.lemaire@…>``), or right before a phone number, and holds
+  a known name.
+A text with none of these cues (no first name, no title, no words that introduce
+a name, no ``@``, no long number) is not looked at further.
 """
 
 from __future__ import annotations

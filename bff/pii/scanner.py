@@ -1,8 +1,9 @@
 """The recognizers a deployment runs, in priority order, and the kinds it redacts.
 
 ``build_scanner`` puts the built-in recognizers in order (the structured
-identifiers, then phone numbers, street addresses and person names: a longer,
-more specific finding claims its text before a looser one), keeps the kinds
+identifiers, then street addresses, phone numbers and person names: a longer,
+more specific finding claims its text before a looser one, and the phone
+recognizer reads the text with the values found before it blanked), keeps the kinds
 switched on (``BFF_PII_KINDS``), and appends a team's own recognizers
 (``BFF_PII_RECOGNIZERS``) after them. A kind that is switched off is never
 redacted, whichever recognizer finds it.

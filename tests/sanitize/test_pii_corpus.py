@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from bff.testing.pii_corpus import KINDS, LOCALES, TEMPLATES, prose, samples
+from bff.testing.pii_corpus import KINDS, LOCALES, samples
+from bff.testing.pii_prose import prose
+from bff.testing.pii_templates import TEMPLATES
 
 
 @pytest.mark.parametrize("kind", KINDS)
