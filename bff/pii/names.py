@@ -123,17 +123,18 @@ class NameRecognizer:
     def find(self, text: str) -> Iterable[Finding]:
         lowered = " " + text.lower()
         introduced = any(word in lowered for word in _INTRODUCING_WORDS)
-        if not (introduced or "@" in text or longest_number(text) >= 8):
+        beside = "@" in text or longest_number(text) >= 8  # an email or a phone may follow
+        if not (introduced or beside):
             words = {p for w in _CAPITALISED.findall(text) for p in w.casefold().split("-")}
             if (words & self.first) <= _STOP and words.isdisjoint(_CASEFOLDED_TITLES):
                 return  # no first name, no title, nothing that introduces a name or sits by one
         for trigger, run in _runs(text):
-            span = self._name_in(text, run, trigger, introduced)
+            span = self._name_in(text, run, trigger, introduced, beside)
             if span is not None:
                 yield Finding(span[0], span[1], "NAME")
 
     def _name_in(
-        self, text: str, run: list[Token], trigger: str, introduced: bool
+        self, text: str, run: list[Token], trigger: str, introduced: bool, beside: bool
     ) -> tuple[int, int] | None:
         first = 0
         while first < len(run) and run[first][2] in _INTRODUCERS:
@@ -151,7 +152,7 @@ class NameRecognizer:
             return listed
         if self._first(run[0][2]) and (trigger or _follows(text, run[0][0], _MENTIONING)):
             return _leading(run[:3], lambda w: w not in _STOP)
-        return self._adjacent(text, run)
+        return self._adjacent(text, run) if beside else None
 
     def _listed(self, run: list[Token]) -> tuple[int, int] | None:
         """A known first name, the capitalised word after it, and the known names after
