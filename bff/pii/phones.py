@@ -30,7 +30,7 @@ DEFAULT_REGIONS: tuple[str, ...] = (
 )  # fmt: skip
 
 _CANDIDATE = re.compile(
-    r"(?<![\w.,/+#(\]-])(?P<number>(?:\+[ \t]?)?\(?\d[\d \t().\/-]{5,80}\d)"
+    r"(?<![\w.,/+#\]-])(?P<number>(?:\+[ \t]?)?(?:\(|(?<!\())\d[\d \t().\/-]{5,80}\d)"
     r"(?:[ \t]*(?:x|ext\.?|extension|poste|Durchwahl|interno)[ \t]*\d{1,6})?(?![\w\[-])"
 )
 Bar = Literal["possible", "valid", "long", "lone"]
