@@ -15,6 +15,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Collection
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,6 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -48,7 +48,7 @@ from bff.context.corpus import DEMO_CORPUS
 from bff.context.retriever import ContextBudget
 from bff.exceptions import ConfigError
 from bff.observe.drift import DriftPolicy
-from bff.pii import BUILT_IN_KINDS, Scanner, build_scanner
+from bff.pii import BUILT_IN_KINDS, Recognizer, Scanner, build_scanner
 from bff.pii.phones import DEFAULT_REGIONS
 from bff.pii.plugins import load_recognizers
 from bff.resilience.backoff import RetryPolicy
@@ -88,6 +88,13 @@ class Endpoint:
     base_url: str | None
     api_key: str | None
     max_tokens_field: str = "max_tokens"
+
+
+def _known(names: list[str], known: Collection[str], listed: str) -> list[str]:
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown: {', '.join(unknown)} (known: {listed})")
+    return names
 
 
 def _split_commas(value: Any) -> Any:
@@ -218,7 +225,8 @@ class Settings(BaseSettings):
         "baseline failure rate, read at start-up (not with `BFF_DRIFT_EXPECTED_RATE`)",
     )
     _baseline_rate: float | None = PrivateAttr(None)
-    _pii_scanner: Scanner | None = PrivateAttr(None)
+    _pii_own: tuple[Recognizer, ...] = PrivateAttr(())
+    _pii_scanner: tuple[tuple[object, ...], Scanner] | None = PrivateAttr(None)
     # Facing the internet (docs/security.md): identity, per-client limits, GraphQL cost.
     env: Literal["development", "production"] | None = Field(
         None,
@@ -362,23 +370,17 @@ class Settings(BaseSettings):
         "pii_phone_regions", "pii_recognizers", mode="before",
     )(_split_commas)  # fmt: skip
 
-    @field_validator("pii_kinds", "pii_phone_regions")
+    @field_validator("pii_kinds")
     @classmethod
-    def _known_names(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        names = [item.upper() for item in value]
-        known = BUILT_IN_KINDS if info.field_name == "pii_kinds" else SUPPORTED_REGIONS
-        unknown = sorted(set(names) - set(known))
-        if unknown:
-            listed = ", ".join(BUILT_IN_KINDS) if known is BUILT_IN_KINDS else "ISO 3166 codes"
-            raise ValueError(f"unknown: {', '.join(unknown)} (known: {listed})")
-        return names
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        return _known([item.upper() for item in value], BUILT_IN_KINDS, ", ".join(BUILT_IN_KINDS))
 
     @field_validator("pii_phone_regions")
     @classmethod
-    def _some_region(cls, value: list[str]) -> list[str]:
+    def _known_regions(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("name at least one region")
-        return value
+        return _known([item.upper() for item in value], SUPPORTED_REGIONS, "ISO 3166 codes")
 
     @field_validator("model")
     @classmethod
@@ -506,10 +508,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _own_recognizers(self) -> Settings:
         try:
-            recognizers = load_recognizers(self.pii_recognizers)
+            self._pii_own = tuple(load_recognizers(self.pii_recognizers))
         except ValueError as exc:
             raise SettingError("BFF_PII_RECOGNIZERS", str(exc)) from None
-        self._pii_scanner = build_scanner(self.pii_kinds, self.pii_phone_regions, recognizers)
         return self
 
     @model_validator(mode="after")
@@ -565,10 +566,12 @@ class Settings(BaseSettings):
 
     @property
     def pii_scanner(self) -> Scanner:
-        """The recognizers of the kinds switched on, the team's own after them."""
-        if self._pii_scanner is None:  # settings built without validation (model_construct)
-            self._pii_scanner = build_scanner(self.pii_kinds, self.pii_phone_regions)
-        return self._pii_scanner
+        """The recognizers of the kinds switched on, the team's own (loaded when the
+        settings were read) after them; built once for these settings."""
+        key = (tuple(self.pii_kinds), tuple(self.pii_phone_regions), self._pii_own)
+        if self._pii_scanner is None or self._pii_scanner[0] != key:
+            self._pii_scanner = (key, build_scanner(*key))
+        return self._pii_scanner[1]
 
     @property
     def retry_policy(self) -> RetryPolicy:

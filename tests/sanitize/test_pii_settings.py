@@ -66,6 +66,15 @@ def test_kinds_are_switched_by_name_in_any_case() -> None:
         assert load_settings().pii_kinds == ["EMAIL", "PHONE"]
 
 
+def test_settings_copied_with_other_kinds_redact_those() -> None:
+    """The scanner follows the settings it comes from, copies included."""
+    settings = load_settings()
+    assert settings.pii_scanner.kinds == set(BUILT_IN_KINDS)
+    only_email = settings.model_copy(update={"pii_kinds": ["EMAIL"]})
+    assert only_email.pii_scanner.kinds == {"EMAIL"}
+    assert settings.pii_scanner.kinds == set(BUILT_IN_KINDS)
+
+
 def test_no_kinds_means_nothing_is_redacted() -> None:
     assert _redacted(TEXT, BFF_PII_KINDS="") == (TEXT, {})
     assert _redacted("Diane Grondin, 786 Timothy Summit", BFF_PII_KINDS="")[1] == {}
